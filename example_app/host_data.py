@@ -1,0 +1,160 @@
+"""The reference :class:`flask_xerosync.HostData` implementation, over the example app's models.
+
+A host app writes one of these: it converts its own rows to the extension's value types and back,
+always scoped to one business (the account id). It flushes but never commits: the sync commits
+its own unit of work after each batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from flask_xerosync import HostData
+from flask_xerosync import Address, Client, Invoice, InvoiceLine, Item
+
+from . import models
+from .models import db
+
+_YIELD_PER = 500
+
+
+class ExampleHostData(HostData):
+    def list_clients(self, account_id: str, changed_since: datetime | None) -> Iterator[Client]:
+        query = select(models.Client).where(models.Client.business_id == int(account_id))
+        if changed_since is not None:
+            query = query.where(models.Client.updated_at > changed_since)
+        for row in db.session.scalars(query.order_by(models.Client.id).execution_options(yield_per=_YIELD_PER)):
+            yield client_value(row)
+
+    def save_clients(self, account_id: str, clients: Sequence[Client]) -> list[str]:
+        rows = [self._client_row(account_id, client) for client in clients]
+        for row, client in zip(rows, clients):
+            row.name = client.name
+            row.email = client.email
+            row.phone = client.phone
+            row.company_name = client.company_name
+            row.first_name = client.first_name
+            row.last_name = client.last_name
+            address = client.address or Address()
+            row.address_line1 = address.line1
+            row.address_line2 = address.line2
+            row.city = address.city
+            row.region = address.region
+            row.postal_code = address.postal_code
+            row.country = address.country
+            row.archived = client.archived
+        db.session.flush()
+        return [str(row.id) for row in rows]
+
+    def list_items(self, account_id: str, changed_since: datetime | None) -> Iterator[Item]:
+        query = select(models.Product).where(models.Product.business_id == int(account_id))
+        if changed_since is not None:
+            query = query.where(models.Product.updated_at > changed_since)
+        for row in db.session.scalars(query.order_by(models.Product.id).execution_options(yield_per=_YIELD_PER)):
+            yield item_value(row)
+
+    def save_items(self, account_id: str, items: Sequence[Item]) -> list[str]:
+        rows = [self._product_row(account_id, item) for item in items]
+        for row, item in zip(rows, items):
+            row.code = item.code
+            row.name = item.name
+            row.description = item.description
+            row.unit_price = item.unit_price
+            row.kind = item.kind
+        db.session.flush()
+        return [str(row.id) for row in rows]
+
+    def get_invoices(self, account_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+        ids = [int(invoice_id) for invoice_id in invoice_ids if str(invoice_id).isdigit()]
+        if not ids:
+            return []
+        rows = db.session.scalars(
+            select(models.Invoice)
+            .where(models.Invoice.business_id == int(account_id), models.Invoice.id.in_(ids))
+            .order_by(models.Invoice.id)
+        )
+        return [invoice_value(row) for row in rows]
+
+    def _client_row(self, account_id: str, client: Client) -> models.Client:
+        if client.id is None:
+            row = models.Client(business_id=int(account_id), name=client.name)
+            db.session.add(row)
+            return row
+        return self._owned(models.Client, account_id, client.id)
+
+    def _product_row(self, account_id: str, item: Item) -> models.Product:
+        if item.id is None:
+            row = models.Product(business_id=int(account_id), name=item.name)
+            db.session.add(row)
+            return row
+        return self._owned(models.Product, account_id, item.id)
+
+    @staticmethod
+    def _owned(model: type[models.Client] | type[models.Product], account_id: str, row_id: str):  # type: ignore[no-untyped-def]
+        row = db.session.get(model, int(row_id))
+        if row is None or row.business_id != int(account_id):
+            raise LookupError(f"{model.__name__} {row_id} does not belong to business {account_id}")
+        return row
+
+
+def client_value(row: models.Client) -> Client:
+    address = Address(
+        line1=row.address_line1,
+        line2=row.address_line2,
+        city=row.city,
+        region=row.region,
+        postal_code=row.postal_code,
+        country=row.country,
+    )
+    return Client(
+        id=str(row.id),
+        name=row.name,
+        email=row.email,
+        phone=row.phone,
+        company_name=row.company_name,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        address=None if address.is_empty() else address,
+        updated_at=row.updated_at,
+        archived=row.archived,
+    )
+
+
+def item_value(row: models.Product) -> Item:
+    return Item(
+        id=str(row.id),
+        code=row.code,
+        name=row.name,
+        description=row.description,
+        unit_price=row.unit_price,
+        kind="product" if row.kind == "product" else "service",
+        updated_at=row.updated_at,
+    )
+
+
+def invoice_value(row: models.Invoice) -> Invoice:
+    return Invoice(
+        id=str(row.id),
+        number=row.number,
+        client_id=str(row.client_id),
+        issue_date=row.issue_date,
+        due_date=row.due_date,
+        lines=tuple(
+            InvoiceLine(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                item_id=str(line.product_id) if line.product_id is not None else None,
+                taxable=line.taxable,
+                tax_type=line.tax_code,
+            )
+            for line in row.lines
+        ),
+        reference=row.reference,
+        currency=row.currency,
+        updated_at=row.updated_at,
+        total=row.total,
+    )

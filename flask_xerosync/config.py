@@ -1,0 +1,229 @@
+"""``XEROSYNC_*`` configuration, read once in ``init_app`` with an error that names any bad key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+HTMX_VERSION = "2.0.11"
+HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+DEFAULT_SCOPES = "offline_access accounting.contacts accounting.invoices accounting.settings.read"
+
+XERO_ENDPOINTS = {
+    "XEROSYNC_AUTHORIZE_URL": "https://login.xero.com/identity/connect/authorize",
+    "XEROSYNC_TOKEN_URL": "https://identity.xero.com/connect/token",
+    "XEROSYNC_REVOCATION_URL": "https://identity.xero.com/connect/revocation",
+    "XEROSYNC_API_URL": "https://api.xero.com",
+    "XEROSYNC_XERO_APP_URL": "https://go.xero.com",
+}
+SANDBOX_PATHS = {
+    "XEROSYNC_AUTHORIZE_URL": "/identity/connect/authorize",
+    "XEROSYNC_TOKEN_URL": "/connect/token",
+    "XEROSYNC_REVOCATION_URL": "/connect/revocation",
+    "XEROSYNC_API_URL": "",
+    "XEROSYNC_XERO_APP_URL": "",
+}
+
+INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
+CONFLICT_POLICIES = ("xero_wins", "host_wins")
+CONTACT_FILTERS = ("not_suppliers", "customers", "all")
+
+
+class ConfigError(RuntimeError):
+    """A ``XEROSYNC_*`` key is missing or malformed; the message names the key and the fix."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class XeroSyncConfig:
+    client_id: str
+    client_secret: str
+    encryption_keys: tuple[str, ...]
+    redis_url: str
+    scopes: tuple[str, ...]
+    url_prefix: str
+    htmx_url: str
+    htmx_integrity: str
+    authorize_url: str
+    token_url: str
+    revocation_url: str
+    api_url: str
+    xero_app_url: str
+    base_template: str
+    plan_message: str
+    queue_name: str
+    job_timeout: int
+    page_size: int
+    batch_size: int
+    rate_limit_per_minute: int
+    rate_limit_window: float
+    concurrent_limit: int
+    daily_limit: int
+    http_timeout: float
+    max_retries: int
+    refresh_margin: int
+    history_size: int
+
+    @property
+    def connections_url(self) -> str:
+        return f"{self.api_url}/connections"
+
+    @property
+    def accounting_url(self) -> str:
+        return f"{self.api_url}/api.xro/2.0"
+
+
+def _required_str(config: Mapping[str, Any], key: str) -> str:
+    value = config.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{key} is not set. flask-xerosync needs it; see the README's config table.")
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {type(value).__name__}.")
+    return value.strip()
+
+
+def _optional(config: Mapping[str, Any], key: str, default: T, convert: Callable[[Any], T]) -> T:
+    value = config.get(key)
+    if value is None:
+        return default
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} is malformed: {exc}") from None
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"expected a number above zero, got {value!r}")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"expected a number above zero, got {value!r}")
+    return number
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
+    return text
+
+
+def _prefix(value: Any) -> str:
+    text = str(value).strip()
+    if not text.startswith("/"):
+        raise ValueError(f"expected a path starting with '/', got {value!r}")
+    return text.rstrip("/") or ""
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    scopes = tuple(value.split()) if isinstance(value, str) else tuple(str(s) for s in value)
+    if not scopes:
+        raise ValueError("expected at least one scope")
+    if "offline_access" not in scopes:
+        raise ValueError("'offline_access' is required: without it Xero returns no refresh token")
+    return scopes
+
+
+def _encryption_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    key = "XEROSYNC_ENCRYPTION_KEY"
+    raw = config.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise ConfigError(
+            f"{key} is not set. Generate one with: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    keys = tuple(k.strip() for k in raw.split(",")) if isinstance(raw, str) else tuple(raw)
+    for position, candidate in enumerate(keys, start=1):
+        try:
+            Fernet(candidate)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"{key} is malformed: key {position} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes). List several keys separated by commas to rotate: the first encrypts, all decrypt."
+            ) from None
+    return keys
+
+
+def _endpoints(config: Mapping[str, Any]) -> dict[str, str]:
+    sandbox = config.get("XEROSYNC_SANDBOX_URL")
+    resolved: dict[str, str] = {}
+    for key, default in XERO_ENDPOINTS.items():
+        if config.get(key) is not None:
+            resolved[key] = _optional(config, key, default, _url)
+        elif sandbox:
+            base = _optional(config, "XEROSYNC_SANDBOX_URL", "", _url)
+            resolved[key] = base + SANDBOX_PATHS[key]
+        else:
+            resolved[key] = default
+    return resolved
+
+
+def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
+    """Read and check every ``XEROSYNC_*`` key of a Flask config."""
+    endpoints = _endpoints(config)
+    htmx_url = _optional(config, "XEROSYNC_HTMX_URL", HTMX_CDN_URL, str)
+    return XeroSyncConfig(
+        client_id=_required_str(config, "XEROSYNC_CLIENT_ID"),
+        client_secret=_required_str(config, "XEROSYNC_CLIENT_SECRET"),
+        encryption_keys=_encryption_keys(config),
+        redis_url=_required_str(config, "XEROSYNC_REDIS_URL"),
+        scopes=_optional(config, "XEROSYNC_SCOPES", _scopes(DEFAULT_SCOPES), _scopes),
+        url_prefix=_optional(config, "XEROSYNC_URL_PREFIX", "/settings/accounting-sync", _prefix),
+        htmx_url=htmx_url,
+        htmx_integrity=_optional(config, "XEROSYNC_HTMX_INTEGRITY", HTMX_INTEGRITY, str),
+        authorize_url=endpoints["XEROSYNC_AUTHORIZE_URL"],
+        token_url=endpoints["XEROSYNC_TOKEN_URL"],
+        revocation_url=endpoints["XEROSYNC_REVOCATION_URL"],
+        api_url=endpoints["XEROSYNC_API_URL"],
+        xero_app_url=endpoints["XEROSYNC_XERO_APP_URL"],
+        base_template=_optional(config, "XEROSYNC_BASE_TEMPLATE", "xerosync/base.html", str),
+        plan_message=_optional(
+            config,
+            "XEROSYNC_PLAN_MESSAGE",
+            "Xero sync is available on plans that include accounting integrations. "
+            "Ask the account owner to upgrade to turn it on.",
+            str,
+        ),
+        queue_name=_optional(config, "XEROSYNC_QUEUE_NAME", "xerosync", str),
+        job_timeout=_optional(config, "XEROSYNC_JOB_TIMEOUT", 3 * 3600, _positive_int),
+        page_size=_optional(config, "XEROSYNC_PAGE_SIZE", 1000, _page_size),
+        batch_size=_optional(config, "XEROSYNC_BATCH_SIZE", 50, _batch_size),
+        rate_limit_per_minute=_optional(config, "XEROSYNC_RATE_LIMIT_PER_MINUTE", 60, _positive_int),
+        rate_limit_window=_optional(config, "XEROSYNC_RATE_LIMIT_WINDOW", 60.0, _positive_float),
+        concurrent_limit=_optional(config, "XEROSYNC_CONCURRENT_LIMIT", 5, _positive_int),
+        daily_limit=_optional(config, "XEROSYNC_DAILY_LIMIT", 5000, _positive_int),
+        http_timeout=_optional(config, "XEROSYNC_HTTP_TIMEOUT", 30.0, _positive_float),
+        max_retries=_optional(config, "XEROSYNC_MAX_RETRIES", 5, _positive_int),
+        refresh_margin=_optional(config, "XEROSYNC_REFRESH_MARGIN", 300, _positive_int),
+        history_size=_optional(config, "XEROSYNC_HISTORY_SIZE", 20, _positive_int),
+    )
+
+
+def _page_size(value: Any) -> int:
+    size = _positive_int(value)
+    if size > 1000:
+        raise ValueError(f"Xero returns at most 1000 records a page, got {size}")
+    return size
+
+
+def _batch_size(value: Any) -> int:
+    size = _positive_int(value)
+    if size > 50:
+        raise ValueError(f"Xero advises batches of at most 50 elements, got {size}")
+    return size

@@ -1,0 +1,132 @@
+"""The contract between the extension and the host application.
+
+The sync engine never touches the host's models: it reads and writes the host's clients, items and
+invoices through a :class:`HostData` implementation that the host passes to ``init_app``. Values
+cross that boundary as the frozen dataclasses below. Money is always :class:`~decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal, Protocol, runtime_checkable
+
+ItemKind = Literal["service", "product"]
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal or street address. ``country`` is free text as Xero allows."""
+
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+    def is_empty(self) -> bool:
+        return not any((self.line1, self.line2, self.city, self.region, self.postal_code, self.country))
+
+
+@dataclass(frozen=True)
+class Client:
+    """A customer of the host business (a Xero Contact).
+
+    ``id`` is ``None`` for a client the sync asks the host to create.
+    """
+
+    id: str | None
+    name: str
+    email: str = ""
+    phone: str = ""
+    company_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    address: Address | None = None
+    updated_at: datetime | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    """A service or product the host sells (a Xero Item).
+
+    ``code`` may be empty: the sync then generates one (at most 30 characters, unique in Xero).
+    """
+
+    id: str | None
+    code: str
+    name: str
+    description: str = ""
+    unit_price: Decimal = Decimal("0")
+    kind: ItemKind = "service"
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    item_id: str | None = None
+    taxable: bool = True
+    # A Xero TaxType code for this line, overriding the account's preference (rarely needed).
+    tax_type: str | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """A host invoice to push to Xero as an ACCREC invoice. ``total`` is the host's own total."""
+
+    id: str
+    number: str
+    client_id: str
+    issue_date: date
+    due_date: date | None
+    lines: Sequence[InvoiceLine] = field(default_factory=tuple)
+    reference: str = ""
+    currency: str = ""
+    updated_at: datetime | None = None
+    total: Decimal | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+
+@runtime_checkable
+class HostData(Protocol):
+    """What the host application implements so the sync can read and write its records.
+
+    Every method takes the host account (business) id first: one host serves many businesses and
+    the extension never mixes their data. Implementations run inside the worker's app context and
+    may use the host's ``db.session``; the sync commits after each call that writes.
+    """
+
+    def list_clients(self, account_id: str, changed_since: datetime | None) -> Iterable[Client]:
+        """Clients of the account, all of them when ``changed_since`` is None, else those changed
+        after it (archived ones included, with ``archived=True``)."""
+        ...
+
+    def save_clients(self, account_id: str, clients: Sequence[Client]) -> list[str]:
+        """Create (``id is None``) or update each client; return the host ids in the same order."""
+        ...
+
+    def list_items(self, account_id: str, changed_since: datetime | None) -> Iterable[Item]:
+        """Services and products of the account, as ``list_clients``."""
+        ...
+
+    def save_items(self, account_id: str, items: Sequence[Item]) -> list[str]:
+        """Create or update each item; return the host ids in the same order."""
+        ...
+
+    def get_invoices(self, account_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+        """The invoices with those ids that belong to the account (lines included)."""
+        ...

@@ -1,0 +1,281 @@
+"""The extension's tables (prefix ``xerosync_``) in the host's database.
+
+They are declared on a metadata of their own, not on the host's ``db.Model``, so importing this
+module has no side effects and the extension works with any Flask-SQLAlchemy instance. Queries go
+through the host's ``db.session`` (Flask-SQLAlchemy binds unknown metadata to the default engine).
+``flask xerosync create-tables`` creates them; Alembic users add :data:`metadata` to
+``target_metadata`` (see the README).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(DateTime):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def bind_processor(self, dialect):  # type: ignore[no-untyped-def]
+        parent = super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> Any:
+            if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            return parent(value) if parent else value
+
+        return process
+
+    def result_processor(self, dialect, coltype):  # type: ignore[no-untyped-def]
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if parent:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class ConnectionStatus:
+    CHOOSING = "choosing"
+    CONNECTED = "connected"
+    RECONNECT_NEEDED = "reconnect_needed"
+    DISCONNECTED = "disconnected"
+
+
+class Connection(Base):
+    """One host account's link to one Xero organisation, with its encrypted token set."""
+
+    __tablename__ = "xerosync_connection"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.DISCONNECTED)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_name: Mapped[str] = mapped_column(String(255), default="")
+    xero_connection_id: Mapped[str | None] = mapped_column(String(64))
+    auth_event_id: Mapped[str | None] = mapped_column(String(64))
+    # Tenants offered by the last consent while the user chooses one: [{"tenantId", "tenantName", "id"}].
+    pending_tenants: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    token_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # High-water marks of the last successful sync per side and stage: {"contacts": iso, ...}.
+    sync_marks: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Set while Xero's daily limit is exhausted: the next run may not call Xero before this.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Preferences(Base):
+    """What an account syncs and how; saved before the first sync and kept."""
+
+    __tablename__ = "xerosync_preferences"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sync_clients: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_items: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_invoices: Mapped[bool] = mapped_column(Boolean, default=True)
+    invoice_status: Mapped[str] = mapped_column(String(20), default="DRAFT")
+    sales_account_code: Mapped[str] = mapped_column(String(20), default="")
+    tax_type: Mapped[str] = mapped_column(String(40), default="")
+    conflict_policy: Mapped[str] = mapped_column(String(20), default="xero_wins")
+    contact_filter: Mapped[str] = mapped_column(String(20), default="not_suppliers")
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OrgCache(Base):
+    """Cached reference lists of an organisation (Accounts, TaxRates), refreshable on demand."""
+
+    __tablename__ = "xerosync_org_cache"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LinkKind:
+    CLIENT = "client"
+    ITEM = "item"
+    INVOICE = "invoice"
+
+
+class Link(Base):
+    """A host record and the Xero record it is synced with, per organisation.
+
+    ``fingerprint`` hashes the synced fields as last written or read, so an echo of our own write is
+    not mistaken for a change. Links are keyed by tenant: reconnecting to the same organisation
+    finds them again; another organisation starts fresh.
+    """
+
+    __tablename__ = "xerosync_link"
+    __table_args__ = (
+        UniqueConstraint("account_id", "tenant_id", "kind", "host_id", name="uq_xerosync_link_host"),
+        UniqueConstraint("account_id", "tenant_id", "kind", "xero_id", name="uq_xerosync_link_xero"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    host_id: Mapped[str] = mapped_column(String(64))
+    xero_id: Mapped[str] = mapped_column(String(64))
+    xero_key: Mapped[str] = mapped_column(String(255), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    xero_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class RunStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    ACTIVE = (QUEUED, RUNNING)
+    FINISHED = (PAUSED, DONE, FAILED, EXPIRED, CANCELLED)
+
+
+class Run(Base):
+    """One Sync Now! run of one connection: its state, stage counts and per-record log."""
+
+    __tablename__ = "xerosync_run"
+    __table_args__ = (Index("ix_xerosync_run_account_started", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
+    stage: Mapped[str] = mapped_column(String(20), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    # {"clients": {"created": 3, "updated": 1, ...}, "items": {...}, "invoices": {...}}
+    counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    records: Mapped[list[RecordResult]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", lazy="noload"
+    )
+
+
+class Outcome:
+    CREATED = "created"
+    UPDATED = "updated"
+    LINKED = "linked"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"
+
+    ALL = (CREATED, UPDATED, LINKED, UNCHANGED, SKIPPED, FAILED, NEEDS_REVIEW)
+
+
+class RecordResult(Base):
+    """What one run did to one record, with Xero's message and a plain-language fix on failure."""
+
+    __tablename__ = "xerosync_record_result"
+    __table_args__ = (Index("ix_xerosync_record_result_run_outcome", "run_id", "outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("xerosync_run.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10), default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    host_id: Mapped[str | None] = mapped_column(String(64))
+    xero_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    fix: Mapped[str] = mapped_column(Text, default="")
+    # Losing values of a conflict, match candidates for a review, etc.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    run: Mapped[Run] = relationship(back_populates="records")
+
+
+class InvoiceState:
+    FLAGGED = "flagged"
+    PUSHED = "pushed"
+    REJECTED = "rejected"
+
+
+class InvoiceFlag(Base):
+    """The Push To Xero flag of a host invoice and the outcome of its last push."""
+
+    __tablename__ = "xerosync_invoice_flag"
+    __table_args__ = (UniqueConstraint("account_id", "invoice_id", name="uq_xerosync_invoice_flag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default=InvoiceState.FLAGGED)
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    xero_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    xero_number: Mapped[str] = mapped_column(String(255), default="")
+    xero_url: Mapped[str] = mapped_column(Text, default="")
+    xero_status: Mapped[str] = mapped_column(String(20), default="")
+    xero_total: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    host_total: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    message: Mapped[str] = mapped_column(Text, default="")
+    fix: Mapped[str] = mapped_column(Text, default="")
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

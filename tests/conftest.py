@@ -1,0 +1,177 @@
+"""Shared fixtures: a private Redis, the database (SQLite, or PostgreSQL when
+``XEROSYNC_TEST_DATABASE_URL`` is set), the Xero sandbox, and the example host app wired to both.
+
+- ``redis_server`` (session) / ``redis_url`` (per test, flushed): a real ``redis-server``.
+- ``database_url``: SQLite in the test's tmp dir, or the PostgreSQL URL from the environment.
+- ``xero_sandbox``: the sandbox's own pytest fixture (reset before each test).
+- ``sandbox_org``: an app registered in the sandbox for the example app, a user and one
+  organisation (``OrgSetup``).
+- ``app`` / ``client``: the example host app (pytest-flask's ``client``) with demo data seeded,
+  XEROSYNC_* pointing at the sandbox and Redis; tables dropped afterwards.
+- ``login(client, email, password)``: log a user in through the app's own form.
+- ``csrf_token(client, url)``: a CSRF token rendered on a page of the app.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_xerosync.testing import RedisServer
+
+pytest_plugins = (
+    ["flask_xerosync.sandbox.pytest_plugin"]
+    if importlib.util.find_spec("flask_xerosync.sandbox.pytest_plugin")
+    else []
+)
+
+HARBOUR_LOGIN = ("owner@harbour.example", "harbour-demo")
+BASIC_LOGIN = ("owner@basicplumbing.example", "basic-demo")
+TEST_CLIENT_ID = "test-client-id"
+TEST_CLIENT_SECRET = "test-client-secret"
+CALLBACK_URL = "http://localhost/settings/accounting-sync/callback"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return os.environ.get("XEROSYNC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'host.sqlite'}"
+
+
+@dataclass(frozen=True)
+class OrgSetup:
+    sandbox: Any
+    client_id: str
+    client_secret: str
+    user_id: str
+    tenant_id: str
+    tenant_name: str
+
+
+@pytest.fixture
+def sandbox_org(xero_sandbox: Any) -> OrgSetup:
+    control = xero_sandbox.control
+    control.register_app(
+        client_id=TEST_CLIENT_ID,
+        client_secret=TEST_CLIENT_SECRET,
+        redirect_uris=[CALLBACK_URL],
+    )
+    user = control.create_user(name="Hana Harbour", email="hana@harbour.example")
+    user_id = user["id"] if isinstance(user, dict) else str(user)
+    tenant_name = "Harbour Field Services Ltd"
+    org = control.create_org(name=tenant_name, country="NZ", users=[user_id])
+    tenant_id = org["tenantId"] if isinstance(org, dict) else str(org)
+    return OrgSetup(xero_sandbox, TEST_CLIENT_ID, TEST_CLIENT_SECRET, user_id, tenant_id, tenant_name)
+
+
+def app_config(sandbox_url: str, redis_url: str, database_url: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SERVER_NAME": "localhost",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "XEROSYNC_CLIENT_ID": TEST_CLIENT_ID,
+        "XEROSYNC_CLIENT_SECRET": TEST_CLIENT_SECRET,
+        "XEROSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "XEROSYNC_REDIS_URL": redis_url,
+        "XEROSYNC_SANDBOX_URL": sandbox_url,
+        "XEROSYNC_HTMX_URL": "/static/htmx.min.js",
+        "XEROSYNC_HTMX_INTEGRITY": "",
+    }
+    config.update(overrides)
+    return config
+
+
+def build_app(config: dict[str, Any]) -> Flask:
+    """The example app with every table created and the demo data loaded."""
+    from example_app import create_app
+    from example_app.models import db
+    from example_app.seed import seed_demo
+    from flask_xerosync.models import metadata
+
+    app = create_app(config)
+    with app.app_context():
+        metadata.drop_all(db.engine)
+        db.drop_all()
+        db.create_all()
+        metadata.create_all(db.engine)
+        seed_demo()
+    return app
+
+
+def drop_app_tables(app: Flask) -> None:
+    from example_app.models import db
+    from flask_xerosync.models import metadata
+
+    with app.app_context():
+        db.session.remove()
+        metadata.drop_all(db.engine)
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(sandbox_org: OrgSetup, redis_url: str, database_url: str) -> Iterator[Flask]:
+    application = build_app(app_config(sandbox_org.sandbox.url, redis_url, database_url))
+    yield application
+    drop_app_tables(application)
+
+
+def login(client: FlaskClient, email: str, password: str) -> None:
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+_CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_CSRF_HEADER = re.compile(r'"X-CSRFToken":\s*"([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token a page renders (form field or htmx header)."""
+    html = client.get(url).get_data(as_text=True)
+    match = _CSRF_INPUT.search(html)
+    if match:
+        return match.group(1) or match.group(2)
+    header = _CSRF_HEADER.search(html)
+    assert header, f"no CSRF token on {url}"
+    return header.group(1)
+
+
+@pytest.fixture
+def harbour_client(client: FlaskClient) -> FlaskClient:
+    """A test client logged in as the owner of the business on the Xero plan."""
+    login(client, *HARBOUR_LOGIN)
+    return client
+
+
+@pytest.fixture
+def basic_client(app: Flask) -> FlaskClient:
+    """A second, independent test client logged in as the Basic-plan business owner."""
+    other = app.test_client()
+    login(other, *BASIC_LOGIN)
+    return other
