@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from collections.abc import Iterator
@@ -30,11 +29,7 @@ from flask.testing import FlaskClient
 
 from flask_xerosync.testing import RedisServer
 
-pytest_plugins = (
-    ["flask_xerosync.sandbox.pytest_plugin"]
-    if importlib.util.find_spec("flask_xerosync.sandbox.pytest_plugin")
-    else []
-)
+pytest_plugins = ["flask_xerosync.sandbox.pytest_plugin"]
 
 HARBOUR_LOGIN = ("owner@harbour.example", "harbour-demo")
 BASIC_LOGIN = ("owner@basicplumbing.example", "basic-demo")
@@ -81,7 +76,7 @@ def sandbox_org(xero_sandbox: Any) -> OrgSetup:
         redirect_uris=[CALLBACK_URL],
     )
     user = control.create_user(name="Hana Harbour", email="hana@harbour.example")
-    user_id = user["id"] if isinstance(user, dict) else str(user)
+    user_id = (user.get("user_id") or user["id"]) if isinstance(user, dict) else str(user)
     tenant_name = "Harbour Field Services Ltd"
     org = control.create_org(name=tenant_name, country="NZ", users=[user_id])
     tenant_id = org["tenantId"] if isinstance(org, dict) else str(org)

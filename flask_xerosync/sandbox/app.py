@@ -1,0 +1,52 @@
+"""The sandbox Flask application (one origin for identity, API, UI and control)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from .api import DROP_FLAG
+from .state import SandboxState
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class DropResponseMiddleware:
+    """Closes the socket instead of answering when a "response dropped" fault fired.
+
+    The write has already been committed; the client sees the connection reset
+    (``requests`` raises ``ConnectionError``), as if the network lost the reply.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        result = self.app(environ, start_response)
+        sock = environ.get("werkzeug.socket")
+        if environ.get(DROP_FLAG) and sock is not None:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return []
+        return result
+
+
+def create_app(state: SandboxState) -> Flask:
+    from . import api, control_api, identity, ui
+
+    app = Flask("flask_xerosync.sandbox")
+    app.extensions["xero_sandbox"] = state
+    app.register_blueprint(identity.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(control_api.bp)
+    app.register_blueprint(ui.bp)
+    app.wsgi_app = DropResponseMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,26 @@
+"""A read-only "Xero UI" page for the invoice deep links host apps show."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from . import pages
+from .invoices import render_invoice
+from .state import SandboxState
+
+bp = Blueprint("xero_sandbox_ui", __name__)
+
+
+@bp.get("/AccountsReceivable/View.aspx")
+@bp.get("/AccountsPayable/View.aspx")
+def view_invoice() -> Response:
+    state: SandboxState = current_app.extensions["xero_sandbox"]
+    invoice_id = (request.args.get("InvoiceID") or "").strip().lower()
+    with state.lock:
+        for org in state.orgs.values():
+            invoice = org.invoices.get(invoice_id)
+            if invoice is not None:
+                html = pages.invoice_page(render_invoice(org, invoice), org.name)
+                return Response(html, mimetype="text/html")
+    html = pages.error_page("not_found", "No invoice with that InvoiceID exists in this sandbox.")
+    return Response(html, status=404, mimetype="text/html")
