@@ -25,6 +25,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -48,35 +49,25 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class UTCDateTime(DateTime):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset).
 
+    A ``TypeDecorator``, not a ``DateTime`` subclass: dialects adapt a ``DateTime`` subclass to
+    their own type, which would skip these conversions (SQLite then returned naive datetimes).
+    """
+
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
 
-    def bind_processor(self, dialect):  # type: ignore[no-untyped-def]
-        parent = super().bind_processor(dialect)
-
-        def process(value: datetime | None) -> Any:
-            if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
-                value = value.astimezone(timezone.utc).replace(tzinfo=None)
-            return parent(value) if parent else value
-
-        return process
-
-    def result_processor(self, dialect, coltype):  # type: ignore[no-untyped-def]
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value: Any) -> datetime | None:
-            if parent:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            return value
-
-        return process
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -213,7 +204,7 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     records: Mapped[list[RecordResult]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", lazy="noload"
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
     )
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import redis
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 
 from flask_xerosync.testing import RedisServer
 
@@ -52,9 +54,45 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="session")
+def server_database_url() -> Iterator[str | None]:
+    """A database of this test session's own on the server named by XEROSYNC_TEST_DATABASE_URL
+    (created, then dropped), so parallel runs on one server never share tables."""
+    base = os.environ.get("XEROSYNC_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    url = make_url(base)
+    name = f"xerosync_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return os.environ.get("XEROSYNC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'host.sqlite'}"
+def database_url(server_database_url: str | None, tmp_path: Path) -> str:
+    return server_database_url or f"sqlite:///{tmp_path / 'host.sqlite'}"
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Replaces pytest-flask's fixture of the same name, which keeps one request context pushed for
+    the whole test: every test-client request would then reuse its app context, so ``g`` (the
+    logged-in user, the CSRF token) and ``db.session`` would leak from one client to another.
+    Here each request gets its own context, as in production."""
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A plain test client (pytest-flask's is used as a context manager, which keeps each request's
+    context pushed into the next request of any other client)."""
+    return app.test_client()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,182 @@
+"""Sync Now!, the live progress fragment, run history and one run's record log (with review actions).
+
+The settings page includes ``xerosync/_sync_panel.html``, which asks ``xerosync_sync_panel(connection)``
+(a template helper registered here) for the account's active run, last result and history. Every
+route takes the account from the loader; a run id of another account is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from .. import jobs, runs
+from ..blueprint import bp, plan_required, render_page
+from ..errors import XeroSyncError
+from ..extension import current_state
+from ..models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunStatus
+from ..sync import review
+from . import is_htmx
+from .connect import NOTICE_KEY, notify
+
+RECORDS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class SyncPanel:
+    """What the sync panel of the settings page shows."""
+
+    active: Run | None
+    progress: runs.Progress | None
+    last: Run | None
+    history: list[Run]
+
+
+def sync_panel(connection: Connection) -> SyncPanel:
+    """The panel of a connection: the live run (reconciled with RQ first), else the last result."""
+    state = current_state()
+    session = state.db.session
+    active = runs.active_run(session, connection.account_id)
+    progress = None
+    if active is not None:
+        runs.reconcile(session, state.redis, state.config.queue_name, active)
+        if active.status in RunStatus.ACTIVE:
+            progress = runs.live_progress(state.redis, active)
+        else:
+            active = None
+    return SyncPanel(
+        active=active,
+        progress=progress,
+        last=runs.last_finished_run(session, connection.account_id),
+        history=runs.history(session, connection.account_id, state.config.history_size),
+    )
+
+
+@bp.context_processor
+def sync_helpers() -> dict[str, Any]:
+    return {
+        "xerosync_sync_panel": sync_panel,
+        "xerosync_time": jobs.format_time,
+        "xerosync_stage_label": lambda stage: runs.STAGE_LABELS.get(stage, stage.title()),
+        "xerosync_outcomes": Outcome.ALL,
+    }
+
+
+@bp.post("/sync")
+@plan_required
+def sync_now(account_id: str) -> Response | str:
+    """Start a run (or find the running one) and show its progress; a plain POST redirects back."""
+    outcome = jobs.request_sync(account_id)
+    if not is_htmx():
+        if outcome.refusal:
+            notify(outcome.refusal, "info" if outcome.run is not None else "error")
+        else:
+            notify("Sync started. It runs in the background; reload this page to see how it is going.")
+        return redirect(url_for("xerosync.settings"))
+    notice = {"message": outcome.refusal, "kind": "info" if outcome.run is not None else "error"} if outcome.refusal else None
+    if outcome.run is None:
+        return render_page("xerosync/_sync_summary.html", run=None, notice=notice)
+    return _status_fragment(outcome.run, notice)
+
+
+@bp.get("/runs/<run_id>/progress")
+@plan_required
+def run_progress(account_id: str, run_id: str) -> str:
+    """The polling fragment: progress while the run is active, the summary (no poller) once not."""
+    return _status_fragment(_owned_run(account_id, run_id), None)
+
+
+@bp.get("/runs/<run_id>")
+@plan_required
+def run_detail(account_id: str, run_id: str) -> str:
+    state = current_state()
+    session = state.db.session
+    run = _owned_run(account_id, run_id)
+    page = runs.record_page(
+        session,
+        run,
+        request.args.get("filter", "all"),
+        request.args.get("page", 1, type=int) or 1,
+        RECORDS_PER_PAGE,
+    )
+    progress = runs.live_progress(state.redis, run) if run.status in RunStatus.ACTIVE else None
+    return render_page(
+        "xerosync/run.html",
+        run=run,
+        progress=progress,
+        page=page,
+        filter_counts=runs.record_counts(session, run),
+        candidates={
+            record.id: review.candidates_of(record)
+            for record in page.records
+            if record.outcome == Outcome.NEEDS_REVIEW and not record.resolved
+        },
+        notice=_pop_notice(),
+    )
+
+
+@bp.post("/runs/<run_id>/records/<int:record_id>/link")
+@plan_required
+def link_record(account_id: str, run_id: str, record_id: int) -> Response:
+    """Resolve a "needs review" client by linking it to the Xero contact the user chose."""
+    record = _reviewable_record(account_id, run_id, record_id)
+    xero_id = request.form.get("xero_contact_id", "")
+    _resolve(lambda: review.link_to_contact(record, xero_id), "Linked. The next sync keeps them in step.")
+    return _back_to_run(run_id)
+
+
+@bp.post("/runs/<run_id>/records/<int:record_id>/create")
+@plan_required
+def create_record(account_id: str, run_id: str, record_id: int) -> Response:
+    """Resolve a "needs review" client by creating it as a new record on the other side."""
+    record = _reviewable_record(account_id, run_id, record_id)
+    _resolve(lambda: review.create_new(record), "Created as a new record and linked.")
+    return _back_to_run(run_id)
+
+
+def _resolve(action: Callable[[], None], success: str) -> None:
+    try:
+        action()
+    except XeroSyncError as exc:
+        notify(str(exc), "error")
+    else:
+        notify(success)
+
+
+def _owned_run(account_id: str, run_id: str) -> Run:
+    run = runs.get_run(current_state().db.session, account_id, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+def _reviewable_record(account_id: str, run_id: str, record_id: int) -> RecordResult:
+    run = _owned_run(account_id, run_id)
+    record = runs.get_record(current_state().db.session, run, record_id)
+    if record is None or record.outcome != Outcome.NEEDS_REVIEW:
+        abort(404)
+    return record
+
+
+def _status_fragment(run: Run, notice: dict[str, str] | None) -> str:
+    state = current_state()
+    runs.reconcile(state.db.session, state.redis, state.config.queue_name, run)
+    if run.status in RunStatus.ACTIVE:
+        progress = runs.live_progress(state.redis, run)
+        return render_page("xerosync/_sync_progress.html", run=run, progress=progress, notice=notice)
+    connection = jobs.connection_of(state.db.session, run.account_id)
+    reconnect_needed = connection is not None and connection.status == ConnectionStatus.RECONNECT_NEEDED
+    return render_page("xerosync/_sync_summary.html", run=run, notice=notice, reconnect_needed=reconnect_needed)
+
+
+def _back_to_run(run_id: str) -> Response:
+    return redirect(url_for("xerosync.run_detail", run_id=run_id, filter="needs_review"))
+
+
+def _pop_notice() -> dict[str, str] | None:
+    notice: dict[str, str] | None = session.pop(NOTICE_KEY, None)
+    return notice
