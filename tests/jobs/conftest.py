@@ -1,0 +1,115 @@
+"""Helpers for the job and page tests: connect an account headless, run a real RQ worker, read rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flask_xerosync.extension import current_state
+from flask_xerosync.models import Connection, RecordResult, Run
+
+OrgSetup = Any
+
+SETTINGS = "/settings/accounting-sync/"
+SYNC_NOW = SETTINGS + "sync"
+HARBOUR_ACCOUNT = "1"
+BASIC_ACCOUNT = "2"
+HTMX = {"HX-Request": "true"}
+HARBOUR_LOGIN = ("owner@harbour.example", "harbour-demo")
+BASIC_LOGIN = ("owner@basicplumbing.example", "basic-demo")
+
+
+def csrf_token(client: FlaskClient, url: str = SETTINGS) -> str:
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def connect_account(client: FlaskClient, org: OrgSetup) -> None:
+    """Connect to Xero, consent in the sandbox headless, and come back through the callback."""
+    start = client.post(SETTINGS + "connect", data={"csrf_token": csrf_token(client)})
+    assert start.status_code == 302, start.get_data(as_text=True)
+    callback = urlsplit(str(org.sandbox.control.authorize(start.headers["Location"], action="authorise")))
+    assert client.get(f"{callback.path}?{callback.query}").status_code == 302
+
+
+def login(client: FlaskClient, email: str, password: str) -> None:
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@contextmanager
+def db_session(app: Flask) -> Iterator[Session]:
+    """A database session of its own app context (removed when it ends)."""
+    with app.app_context():
+        yield current_state().db.session
+
+
+def connection_of(app: Flask, account_id: str = HARBOUR_ACCOUNT) -> Connection:
+    with db_session(app) as session:
+        row = session.scalar(select(Connection).where(Connection.account_id == account_id))
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def run_row(app: Flask, run_id: str) -> Run:
+    with db_session(app) as session:
+        row = session.get(Run, run_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def all_runs(app: Flask, account_id: str = HARBOUR_ACCOUNT) -> list[Run]:
+    with db_session(app) as session:
+        rows = list(session.scalars(select(Run).where(Run.account_id == account_id).order_by(Run.created_at)))
+        session.expunge_all()
+        return rows
+
+
+def records_of(app: Flask, run_id: str) -> list[RecordResult]:
+    with db_session(app) as session:
+        rows = list(session.scalars(select(RecordResult).where(RecordResult.run_id == run_id)))
+        session.expunge_all()
+        return rows
+
+
+def work_queue(app: Flask) -> None:
+    """Run every queued sync job with a real RQ worker (burst mode) inside an app context."""
+    with app.app_context():
+        state = current_state()
+        queue = Queue(state.config.queue_name, connection=state.redis)
+        SimpleWorker([queue], connection=state.redis).work(burst=True)
+
+
+def sync_now(client: FlaskClient, htmx: bool = True) -> Any:
+    headers = HTMX if htmx else {}
+    return client.post(SYNC_NOW, data={"csrf_token": csrf_token(client)}, headers=headers)
+
+
+def run_id_in(html: str) -> str:
+    match = re.search(r"/runs/([0-9a-f]{32})", html)
+    assert match, html
+    return match.group(1)
+
+
+@pytest.fixture
+def connected(app: Flask, harbour_client: FlaskClient, sandbox_org: OrgSetup) -> OrgSetup:
+    """The Harbour account (Pro plan) connected to the sandbox organisation."""
+    connect_account(harbour_client, sandbox_org)
+    assert connection_of(app).status == "connected"
+    return sandbox_org
