@@ -12,10 +12,15 @@
 
 from __future__ import annotations
 
-from . import signals
-from .config import ConfigError
-from .extension import XeroSync
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .host import Address, Client, HostData, Invoice, InvoiceLine, Item
+
+if TYPE_CHECKING:
+    from . import signals
+    from .config import ConfigError
+    from .extension import XeroSync
 
 __version__ = "0.1.0"
 
@@ -31,3 +36,15 @@ __all__ = [
     "__version__",
     "signals",
 ]
+
+# Imported on first use: the sandbox's pytest plugin lives in this package and is loaded by every
+# pytest run of a host app, which should not pay for Flask-SQLAlchemy, Authlib and RQ up front.
+_LAZY = {"XeroSync": ".extension", "ConfigError": ".config", "signals": ".signals"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = import_module(module, __name__)
+    return value if name == "signals" else getattr(value, name)
