@@ -52,10 +52,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     xerosync.init_app(app, db=db, host_data=ExampleHostData())
 
-    from . import auth, cli, views
+    from . import auth, cli, vendor, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(vendor.bp)
     cli.register(app)
     return app
 

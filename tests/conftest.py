@@ -132,8 +132,7 @@ def app_config(sandbox_url: str, redis_url: str, database_url: str, **overrides:
         "XEROSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "XEROSYNC_REDIS_URL": redis_url,
         "XEROSYNC_SANDBOX_URL": sandbox_url,
-        "XEROSYNC_HTMX_URL": "/static/htmx.min.js",
-        "XEROSYNC_HTMX_INTEGRITY": "",
+        "XEROSYNC_HTMX_URL": "/vendor/htmx.min.js",
     }
     config.update(overrides)
     return config

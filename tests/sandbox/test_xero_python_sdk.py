@@ -11,9 +11,7 @@ import pytest
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, World
 
-xero_python = pytest.importorskip("xero_python")
-
-from xero_python.accounting import (  # noqa: E402
+from xero_python.accounting import (
     AccountingApi,
     Contact,
     Contacts,
@@ -24,10 +22,10 @@ from xero_python.accounting import (  # noqa: E402
     LineItem,
     Purchase,
 )
-from xero_python.api_client import ApiClient  # noqa: E402
-from xero_python.api_client.configuration import Configuration  # noqa: E402
-from xero_python.api_client.oauth2 import OAuth2Token  # noqa: E402
-from xero_python.identity import IdentityApi  # noqa: E402
+from xero_python.api_client import ApiClient
+from xero_python.api_client.configuration import Configuration
+from xero_python.api_client.oauth2 import OAuth2Token
+from xero_python.identity import IdentityApi
 
 
 @pytest.fixture
