@@ -24,17 +24,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 login_manager.login_view = "auth.login"
 
-_ENV_KEYS = (
-    "XEROSYNC_CLIENT_ID",
-    "XEROSYNC_CLIENT_SECRET",
-    "XEROSYNC_ENCRYPTION_KEY",
-    "XEROSYNC_REDIS_URL",
-    "XEROSYNC_SANDBOX_URL",
-    "XEROSYNC_HTMX_URL",
-    "XEROSYNC_RATE_LIMIT_WINDOW",
-    "SECRET_KEY",
-    "SQLALCHEMY_DATABASE_URI",
-)
+_ENV_KEYS = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -43,7 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI="sqlite:///example.sqlite",
         XEROSYNC_BASE_TEMPLATE="example/base.html",
     )
-    app.config.update({key: os.environ[key] for key in _ENV_KEYS if os.environ.get(key)})
+    app.config.update(
+        {key: value for key, value in os.environ.items() if value and (key in _ENV_KEYS or key.startswith("XEROSYNC_"))}
+    )
     if config:
         app.config.update(config)
 

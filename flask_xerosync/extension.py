@@ -148,15 +148,19 @@ class XeroSync:
 
         app.register_blueprint(routed_blueprint(), url_prefix=state.config.url_prefix or None)
         app.add_template_global(invoice_action, "xerosync_invoice_action")
+        app.add_template_global(head_assets, "xerosync_head")
         app.cli.add_command(xerosync_cli)
 
 
 def invoice_action(invoice_id: Any) -> Markup:
     """The Push To Xero control of one host invoice, for the host's invoice actions menu."""
-    try:
-        from .views.invoices import render_invoice_action
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.views.invoices":
-            raise
-        return Markup(render_template("xerosync/_invoice_action.html", invoice_id=str(invoice_id)))
+    from .views.invoices import render_invoice_action
+
     return Markup(render_invoice_action(str(invoice_id)))
+
+
+def head_assets() -> Markup:
+    """The extension's stylesheet and htmx, for the ``<head>`` of a host page that shows the
+    invoice action (so it updates in place); the extension's own pages include them already."""
+    config = current_state().config
+    return Markup(render_template("xerosync/_assets.html", xerosync_config=config))

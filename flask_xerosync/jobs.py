@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.job import Job
 from sqlalchemy import select
@@ -49,6 +50,10 @@ GUARD_KEY = "xerosync:sync-now:{connection_id}"
 GUARD_TIMEOUT = 30
 GUARD_WAIT = 10
 
+NOT_QUEUED = (
+    "The sync could not be queued because the job queue (Redis) did not answer. Nothing was "
+    "changed; Sync Now! again in a moment."
+)
 GENERIC_FAILURE = (
     "The sync stopped because of an unexpected error. Nothing already synced is lost; "
     "Sync Now! to try again. If it keeps happening, contact support."
@@ -103,16 +108,21 @@ def request_sync(account_id: str, *, enqueue: bool = True) -> SyncRequest:
         run = runs.create_run(session, account_id, connection.tenant_id or "")
         session.commit()
         if enqueue:
-            sync_queue(state).enqueue(
-                run_sync,
-                run.id,
-                job_id=run.job_id,
-                job_timeout=state.config.job_timeout,
-                result_ttl=RESULT_TTL,
-                failure_ttl=FAILURE_TTL,
-                ttl=state.config.job_timeout,
-                description=f"flask-xerosync: sync of account {account_id}",
-            )
+            try:
+                sync_queue(state).enqueue(
+                    run_sync,
+                    run.id,
+                    job_id=run.job_id,
+                    job_timeout=state.config.job_timeout,
+                    result_ttl=RESULT_TTL,
+                    failure_ttl=FAILURE_TTL,
+                    ttl=state.config.job_timeout,
+                    description=f"flask-xerosync: sync of account {account_id}",
+                )
+            except RedisError:
+                logger.exception("xerosync: could not queue run %s", run.id)
+                runs.finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
+                return SyncRequest(run, refusal=NOT_QUEUED)
         return SyncRequest(run, started=True)
     finally:
         lock.release()
@@ -180,31 +190,31 @@ class _SyncJob:
         self._save_meta({"run_id": run.id, "stages": stages, "stage": stages[0], "done": 0, "total": None,
                          "counts": {}, "api_calls": 0, "pid": os.getpid()})
         signals.sync_started.send(current_app._get_current_object(), account_id=run.account_id, run_id=run.id)
-        client = build_client(self.state, connection, idempotency_scope=run.id)
-        engine = SyncEngine(
-            account_id=run.account_id,
-            tenant_id=run.tenant_id,
-            host=self.state.host_data,
-            client=client,
-            store=SyncStore(self.session),
-            preferences=preferences,
-            run_id=run.id,
-            report=lambda event: self._on_progress(run, event),
-        )
+        client: XeroClient | None = None
         try:
-            counts = engine.run()
+            client = build_client(self.state, connection, idempotency_scope=run.id)
+            counts = SyncEngine(
+                account_id=run.account_id,
+                tenant_id=run.tenant_id,
+                host=self.state.host_data,
+                client=client,
+                store=SyncStore(self.session),
+                preferences=preferences,
+                run_id=run.id,
+                report=lambda event: self._on_progress(run, event),
+            ).run()
         except ReconnectNeeded as exc:
-            self._reconnect_needed(run, connection, str(exc), client.calls)
+            self._reconnect_needed(run, connection, str(exc), calls_of(client))
         except DailyLimitReached as exc:
-            self._pause(run, connection, exc.retry_at, client.calls)
+            self._pause(run, connection, exc.retry_at, calls_of(client))
         except XeroSyncError as exc:
-            self._fail(run, str(exc), client.calls)
+            self._fail(run, str(exc), calls_of(client))
         except Exception:
             logger.exception("xerosync: run %s of account %s failed", run.id, run.account_id)
-            self._fail(run, GENERIC_FAILURE, client.calls)
+            self._fail(run, GENERIC_FAILURE, calls_of(client))
             raise
         else:
-            self._done(run, counts, client.calls)
+            self._done(run, counts, calls_of(client))
             return counts
         return {}
 
@@ -275,6 +285,10 @@ class _SyncJob:
         signals.sync_failed.send(
             current_app._get_current_object(), account_id=run.account_id, run_id=run.id, error=message
         )
+
+
+def calls_of(client: XeroClient | None) -> int:
+    return client.calls if client is not None else 0
 
 
 def planned_stages(preferences: Preferences) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -41,6 +41,9 @@ EXPIRED_IN_QUEUE = (
     "No sync worker picked this run up in time, so it expired. Nothing was changed; make sure the "
     "sync worker is running, then Sync Now! again."
 )
+# Sync Now! commits the run before it enqueues the job: a queued run this young whose job is not in
+# Redis yet is still being enqueued, not expired.
+ENQUEUE_GRACE = timedelta(seconds=60)
 CANCELLED = (
     "This run was cancelled before it finished. Nothing already synced is lost; Sync Now! to continue."
 )
@@ -160,6 +163,8 @@ def reconcile(session: Session, redis: Redis, queue_name: str, run: Run) -> Run:
     if run.status not in RunStatus.ACTIVE:
         return run
     job = fetch_job(redis, run)
+    if job is None and run.status == RunStatus.QUEUED and utcnow() - run.created_at < ENQUEUE_GRACE:
+        return run
     status = _job_status(job) if job is not None else None
     if status == JobStatus.STARTED:
         # Moves executions whose heartbeat expired (worker killed outright) to the failed registry.

@@ -80,14 +80,17 @@ def sync_now(account_id: str) -> Response | str:
     notice = {"message": outcome.refusal, "kind": "info" if outcome.run is not None else "error"} if outcome.refusal else None
     if outcome.run is None:
         return render_page("xerosync/_sync_summary.html", run=None, notice=notice)
-    return _status_fragment(outcome.run, notice)
+    return _status_fragment(outcome.run, notice) + _history_update(account_id)
 
 
 @bp.get("/runs/<run_id>/progress")
 @plan_required
 def run_progress(account_id: str, run_id: str) -> str:
-    """The polling fragment: progress while the run is active, the summary (no poller) once not."""
-    return _status_fragment(_owned_run(account_id, run_id), None)
+    """The polling fragment: progress while the run is active, the summary (no poller) once not,
+    with the history list updated out of band when the run has ended."""
+    run = _owned_run(account_id, run_id)
+    fragment = _status_fragment(run, None)
+    return fragment if run.status in RunStatus.ACTIVE else fragment + _history_update(account_id)
 
 
 @bp.get("/runs/<run_id>")
@@ -171,6 +174,12 @@ def _status_fragment(run: Run, notice: dict[str, str] | None) -> str:
     connection = jobs.connection_of(state.db.session, run.account_id)
     reconnect_needed = connection is not None and connection.status == ConnectionStatus.RECONNECT_NEEDED
     return render_page("xerosync/_sync_summary.html", run=run, notice=notice, reconnect_needed=reconnect_needed)
+
+
+def _history_update(account_id: str) -> str:
+    state = current_state()
+    history = runs.history(state.db.session, account_id, state.config.history_size)
+    return render_page("xerosync/_sync_history.html", history=history, oob=True)
 
 
 def _back_to_run(run_id: str) -> Response:

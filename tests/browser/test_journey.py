@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from journey import (
@@ -225,17 +224,9 @@ def _watch_a_slow_sync(page: Page) -> None:
     expect(page.locator(".xerosync-history li")).to_have_count(1)
     expect(page.locator(".xerosync-history li")).to_contain_text("Done")
     expect(run_status(page)).to_contain_text("Last sync finished")
-    # Taken after the reload: until the history list is refreshed with the summary (see the
-    # xfail below) the live page lists this finished run as "Running".
     save_screenshot(page, "summary.png")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the summary swapped in by the poller does not update the history list "
-    "next to it, which misses the run or still says it is 'Running' (templates/xerosync/"
-    "_sync_summary.html has no out-of-band update of .xerosync-history); remove this mark once fixed",
-)
 def test_history_agrees_with_the_summary_after_a_live_sync(page: Page) -> None:
     log_in(page, *HARBOUR_LOGIN)
     open_accounting_sync(page)

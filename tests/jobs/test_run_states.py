@@ -3,13 +3,15 @@ another's runs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from rq.job import Job
 
 from example_app.models import Business
 from flask_xerosync.extension import current_state
-from flask_xerosync.models import Outcome, RecordResult, RunStatus
-from flask_xerosync.runs import CANCELLED, EXPIRED_IN_QUEUE
+from flask_xerosync.models import Outcome, RecordResult, Run, RunStatus
+from flask_xerosync.runs import CANCELLED, ENQUEUE_GRACE, EXPIRED_IN_QUEUE
 
 from .conftest import BASIC_LOGIN, HTMX, csrf_token, db_session, login, run_id_in, run_row, sync_now
 
@@ -31,9 +33,25 @@ def test_queued_fragment_polls_itself(connected, app, harbour_client):
     assert 'aria-labelledby="xerosync-progress-label"' in fragment
 
 
+def age_run(app: Flask, run_id: str, by: timedelta) -> None:
+    with db_session(app) as session:
+        run = session.get(Run, run_id)
+        run.created_at -= by
+        session.commit()
+
+
+def test_a_queued_run_still_being_enqueued_is_left_alone(connected, app, harbour_client):
+    run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
+    job_of(app, run_id).delete()
+    fragment = harbour_client.get(f"{RUNS}{run_id}/progress").get_data(as_text=True)
+    assert "hx-trigger" in fragment
+    assert run_row(app, run_id).status == RunStatus.QUEUED
+
+
 def test_a_run_whose_job_expired_shows_expired(connected, app, harbour_client):
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     job_of(app, run_id).delete()
+    age_run(app, run_id, ENQUEUE_GRACE + timedelta(seconds=1))
     fragment = harbour_client.get(f"{RUNS}{run_id}/progress").get_data(as_text=True)
     assert "Sync expired" in fragment and EXPIRED_IN_QUEUE in fragment
     assert "hx-trigger" not in fragment

@@ -26,9 +26,8 @@ def vendored_app(sandbox_org: Any, redis_url: str, database_url: str, tmp_path: 
     (vendor_dir / "htmx.min.js").write_bytes(b"var htmx = {};")
     config = app_config(
         sandbox_org.sandbox.url, redis_url, database_url,
-        XEROSYNC_HTMX_URL="/vendor/htmx.min.js", EXAMPLE_VENDOR_DIR=str(vendor_dir),
+        EXAMPLE_VENDOR_DIR=str(vendor_dir),
     )
-    del config["XEROSYNC_HTMX_INTEGRITY"]
     application = build_app(config)
     yield application
     drop_app_tables(application)
