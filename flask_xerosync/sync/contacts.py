@@ -1,0 +1,610 @@
+"""Clients ⇄ Xero Contacts: the field mapping and the two-way clients stage.
+
+The stage runs in three streaming steps so memory stays bounded by page and batch size:
+
+1. scan the host clients changed since the last sync into compact indexes (ids, e-mails,
+   normalised names), note which linked ones really changed (fingerprint differs), and spool
+   them to a temporary file for step 3;
+2. pull the Xero contacts changed since the last sync page by page: echoes are counted as
+   unchanged and skipped by fingerprint, Xero-side edits update the host (or lose to the host
+   under ``host_wins``), unlinked contacts are matched to host clients or created in the host;
+3. push, in full batches of 50, the writes step 2 decided (deferred to a second spool: a
+   contact written while paging by ``UpdatedDateUTC`` would move behind the unread pages and
+   shift an unread contact onto a page already read), then what the first spool still needs
+   (edits of linked clients, and new clients with ``ContactNumber`` = host id).
+
+Every page and batch is committed before the next call to Xero. So no write transaction is
+open while a request runs (a token refresh stores the new token through its own connection,
+which SQLite would block), and no host result stream is open across a commit (a commit closes
+a server-side cursor on PostgreSQL): step 3 reads the spool, not the host.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import IO, Any
+
+from ..host import Address, Client, HostData
+from ..models import LinkKind, Outcome, utcnow
+from ..xero.dates import parse_xero_date
+from .context import SyncContext, batched, iso, parse_mark
+from .fingerprint import fingerprint
+from .matching import Match, MatchIndex, match_record, normalise_name
+from .outcomes import TO_HOST, TO_XERO, fix_for
+from .store import LinkConflict
+
+_RULE_ORDER = {"number": 0, "email": 1, "name": 2}
+SYNCED_FIELDS = ("name", "email", "phone", "first_name", "last_name", "address", "archived")
+_SCAN_CHUNK = 500
+PUSH_BATCH = 50
+
+
+# Mapping
+
+
+def _phone(contact: dict[str, Any]) -> str:
+    phones = [phone for phone in contact.get("Phones") or [] if isinstance(phone, dict)]
+    for wanted in ("DEFAULT", "MOBILE", "DDI"):
+        for phone in phones:
+            if phone.get("PhoneType") == wanted and phone.get("PhoneNumber"):
+                parts = (phone.get("PhoneCountryCode"), phone.get("PhoneAreaCode"), phone.get("PhoneNumber"))
+                return " ".join(str(part).strip() for part in parts if part and str(part).strip())
+    return ""
+
+
+def _address(contact: dict[str, Any]) -> Address | None:
+    addresses = {a.get("AddressType"): a for a in contact.get("Addresses") or [] if isinstance(a, dict)}
+    for wanted in ("STREET", "POBOX"):
+        raw = addresses.get(wanted)
+        if not raw:
+            continue
+        address = Address(
+            line1=str(raw.get("AddressLine1") or "").strip(),
+            line2=" ".join(
+                str(raw.get(key) or "").strip() for key in ("AddressLine2", "AddressLine3", "AddressLine4")
+            ).strip(),
+            city=str(raw.get("City") or "").strip(),
+            region=str(raw.get("Region") or "").strip(),
+            postal_code=str(raw.get("PostalCode") or "").strip(),
+            country=str(raw.get("Country") or "").strip(),
+        )
+        if not address.is_empty():
+            return address
+    return None
+
+
+def xero_updated_at(record: dict[str, Any]) -> datetime | None:
+    value = record.get("UpdatedDateUTC")
+    try:
+        return parse_xero_date(value) if value else None
+    except ValueError:
+        return None
+
+
+def client_from_contact(contact: dict[str, Any], host_id: str | None = None) -> Client:
+    """The host's view of a Xero contact (only the synced fields are meaningful)."""
+    return Client(
+        id=host_id,
+        name=str(contact.get("Name") or "").strip(),
+        email=str(contact.get("EmailAddress") or "").strip(),
+        phone=_phone(contact),
+        first_name=str(contact.get("FirstName") or "").strip(),
+        last_name=str(contact.get("LastName") or "").strip(),
+        address=_address(contact),
+        updated_at=xero_updated_at(contact),
+        archived=contact.get("ContactStatus") == "ARCHIVED",
+    )
+
+
+def synced_values(client: Client) -> dict[str, Any]:
+    address = client.address if client.address is not None and not client.address.is_empty() else None
+    return {
+        "name": client.name.strip(),
+        "email": client.email.strip().casefold(),
+        "phone": client.phone.strip(),
+        "first_name": client.first_name.strip(),
+        "last_name": client.last_name.strip(),
+        "address": None
+        if address is None
+        else [address.line1, address.line2, address.city, address.region, address.postal_code, address.country],
+        "archived": bool(client.archived),
+    }
+
+
+def client_fingerprint(client: Client) -> str:
+    return fingerprint(synced_values(client))
+
+
+def contact_payload(client: Client, contact_id: str | None) -> dict[str, Any]:
+    """The Xero contact for a host client: ``ContactID`` when linked, else ``ContactNumber`` =
+    host id (POST upserts on it, so a re-run after a crash updates instead of duplicating)."""
+    address = client.address or Address()
+    payload: dict[str, Any] = {
+        "Name": client.name.strip(),
+        "FirstName": client.first_name.strip(),
+        "LastName": client.last_name.strip(),
+        "EmailAddress": client.email.strip(),
+        "ContactStatus": "ARCHIVED" if client.archived else "ACTIVE",
+        "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": client.phone.strip()}],
+        "Addresses": [
+            {
+                "AddressType": "STREET",
+                "AddressLine1": address.line1,
+                "AddressLine2": address.line2,
+                "City": address.city,
+                "Region": address.region,
+                "PostalCode": address.postal_code,
+                "Country": address.country,
+            }
+        ],
+    }
+    if contact_id:
+        payload["ContactID"] = contact_id
+    else:
+        payload["ContactNumber"] = str(client.id)
+    return payload
+
+
+def take_synced(base: Client, source: Client) -> Client:
+    """``base`` (a host client: id and host-only fields kept) with ``source``'s synced values."""
+    return replace(base, **{name: getattr(source, name) for name in SYNCED_FIELDS})
+
+
+def merge_for_link(winner: Client, loser: Client, base: Client) -> Client:
+    """First link of two records: the winner's values, the loser's where the winner has none."""
+    merged = {
+        name: getattr(winner, name) if (getattr(winner, name) or name == "archived") else getattr(loser, name)
+        for name in SYNCED_FIELDS
+    }
+    return replace(base, **merged)
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, Address):
+        return ", ".join(part for part in (value.line1, value.line2, value.city, value.region,
+                                           value.postal_code, value.country) if part)
+    return value
+
+
+def losing_values(kept: Client, other: Client) -> dict[str, Any]:
+    """The other side's values that did not survive, field by field."""
+    kept_values, other_values = synced_values(kept), synced_values(other)
+    return {
+        name: _display(getattr(other, name))
+        for name in SYNCED_FIELDS
+        if kept_values[name] != other_values[name]
+    }
+
+
+def candidate_of_client(client: Client) -> dict[str, Any]:
+    return {"host_id": client.id, "name": client.name, "email": client.email}
+
+
+def candidate_of_contact(contact: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "xero_id": contact.get("ContactID"),
+        "name": contact.get("Name") or "",
+        "email": contact.get("EmailAddress") or "",
+    }
+
+
+def host_clients_by_id(host: HostData, account_id: str, ids: Iterable[str]) -> dict[str, Client]:
+    """Host clients by id: ``host.get_clients`` when the host offers it, else one scan of all
+    clients keeping only the wanted ones (memory stays bounded by ``ids``)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    get_clients = getattr(host, "get_clients", None)
+    if callable(get_clients):
+        return {client.id: client for client in get_clients(account_id, sorted(wanted)) if client.id in wanted}
+    return {client.id: client for client in host.list_clients(account_id, None) if client.id in wanted}
+
+
+def _read_spool(spool: IO[bytes]) -> Iterator[Any]:
+    """The records a spool holds, in the order they were written (it is our own temporary file)."""
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
+
+
+def passes_filter(contact: dict[str, Any], contact_filter: str) -> bool:
+    """Which Xero contacts come into the host (``Preferences.contact_filter``)."""
+    customer, supplier = bool(contact.get("IsCustomer")), bool(contact.get("IsSupplier"))
+    if contact_filter == "customers":
+        return customer
+    if contact_filter == "all":
+        return True
+    return customer or not supplier
+
+
+# Pushing
+
+
+@dataclass
+class _Push:
+    client: Client
+    contact_id: str | None
+    outcome: str
+    details: dict[str, Any] | None
+
+
+class ContactPusher:
+    """Buffers host clients to write to Xero and writes them in batches of at most 50."""
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.pending: list[_Push] = []
+
+    def add(self, client: Client, contact_id: str | None, outcome: str, details: dict[str, Any] | None = None) -> None:
+        """Queue a write; ``outcome`` is recorded on success ("" when another row already tells it)."""
+        self.pending.append(_Push(client, contact_id, outcome, details))
+
+    def flush(self, *, full_batches_only: bool = False) -> None:
+        """Commit what is pending in the database, write the queue to Xero (the client sends
+        batches of at most 50), record each result and commit again. ``full_batches_only``
+        keeps a remainder of fewer than 50 queued, so batches stay full."""
+        cut = len(self.pending) - len(self.pending) % PUSH_BATCH if full_batches_only else len(self.pending)
+        if not cut:
+            return
+        pushes, self.pending = self.pending[:cut], self.pending[cut:]
+        self.ctx.store.commit()
+        results = self.ctx.client.upsert_contacts([contact_payload(p.client, p.contact_id) for p in pushes])
+        for push, result in zip(pushes, results, strict=True):
+            self._apply(push, result.ok, result.record, result.messages)
+        self.ctx.store.commit()
+
+    def _apply(self, push: _Push, ok: bool, record: dict[str, Any], messages: list[str]) -> None:
+        ctx, client = self.ctx, push.client
+        if not ok:
+            ctx.record(
+                Outcome.FAILED,
+                direction=TO_XERO,
+                label=client.name,
+                host_id=client.id,
+                xero_id=push.contact_id,
+                message="; ".join(messages),
+                fix=fix_for(messages),
+                details=push.details,
+            )
+            return
+        contact_id = str(record.get("ContactID") or push.contact_id or "")
+        try:
+            ctx.store.save_link(
+                ctx.scope,
+                LinkKind.CLIENT,
+                str(client.id),
+                contact_id,
+                fingerprint=client_fingerprint(client),
+                xero_key=normalise_name(client.name),
+                xero_updated_at=xero_updated_at(record),
+            )
+        except LinkConflict:
+            ctx.record(
+                Outcome.NEEDS_REVIEW,
+                direction=TO_XERO,
+                label=client.name,
+                host_id=client.id,
+                xero_id=contact_id,
+                message="Xero matched this client to a contact that is already linked to another client.",
+                fix="Two clients here look like the same Xero contact. Merge them here, or rename one.",
+                details={"candidates": [candidate_of_contact(record)]},
+            )
+            return
+        if push.outcome:
+            ctx.record(push.outcome, direction=TO_XERO, label=client.name, host_id=client.id, xero_id=contact_id,
+                       details=push.details)
+
+
+# The stage
+
+
+@dataclass
+class _Decision:
+    action: str  # "update", "pair" or "create"
+    contact: dict[str, Any]
+    value: Client
+    host_id: str | None = None
+    rule: str = ""
+
+
+_Save = tuple[Client, _Decision, str, "dict[str, Any] | None"]
+"""A host save of step 2: the client, why, the outcome to record and its details."""
+
+
+class ClientsStage:
+    """Two-way sync of host clients and Xero contacts (see the module docstring)."""
+
+    def __init__(self, ctx: SyncContext, marks: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.host_mark = parse_mark(marks.get("host_clients"))
+        self.xero_mark = parse_mark(marks.get("xero_contacts"))
+        self.policy = ctx.preferences.conflict_policy or "xero_wins"
+        self.contact_filter = ctx.preferences.contact_filter or "not_suppliers"
+        self.host_index = MatchIndex()
+        self.xero_index = MatchIndex()
+        self.host_changed: set[str] = set()
+        self.handled: set[str] = set()
+        self.held: set[str] = set()
+        self.claimed: dict[str, str] = {}
+        self.reviewed: set[str] = set()
+        self.newest: datetime | None = self.xero_mark
+        self.pusher = ContactPusher(ctx)
+        self.deferred: IO[bytes]
+        self.host_total = 0
+        self.xero_seen = 0
+
+    def run(self) -> dict[str, str]:
+        started = utcnow()
+        with tempfile.TemporaryFile() as changed, tempfile.TemporaryFile() as deferred:
+            self.deferred = deferred
+            self.host_total = self._scan_host(changed)
+            self.ctx.enter("clients", self.host_total)
+            for page in self.ctx.client.iter_contact_pages(self.xero_mark, include_archived=True):
+                self._handle_page(page)
+            deferred.seek(0)
+            changed.seek(0)
+            self._push(_read_spool(deferred), _read_spool(changed))
+        return {"xero_contacts": iso(self.newest) or "", "host_clients": iso(started) or ""}
+
+    def _defer(self, client: Client, contact_id: str, outcome: str, details: dict[str, Any] | None = None) -> None:
+        """A write to Xero decided while pulling, sent after the pull: writing a contact while
+        paging by ``UpdatedDateUTC`` would move it behind the pages not read yet and shift an
+        unread contact onto a page already read."""
+        pickle.dump(_Push(client, contact_id, outcome, details), self.deferred, protocol=pickle.HIGHEST_PROTOCOL)
+
+    # Step 1
+
+    def _scan_host(self, spool: IO[bytes]) -> int:
+        ctx, total = self.ctx, 0
+        for chunk in batched(ctx.host.list_clients(ctx.account_id, self.host_mark), _SCAN_CHUNK):
+            links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, [str(c.id) for c in chunk])
+            for client in chunk:
+                total += 1
+                pickle.dump(client, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                link = links.get(str(client.id))
+                if link is not None:
+                    if client_fingerprint(client) != link.fingerprint:
+                        self.host_changed.add(str(client.id))
+                elif not client.archived:
+                    self.host_index.add(str(client.id), client.email, client.name)
+        return total
+
+    # Step 2
+
+    def _handle_page(self, page: Sequence[dict[str, Any]]) -> None:
+        ctx = self.ctx
+        contacts = [contact for contact in page if contact.get("ContactID")]
+        links = ctx.store.links_by_xero(ctx.scope, LinkKind.CLIENT, [c["ContactID"] for c in contacts])
+        for contact in contacts:
+            stamp = xero_updated_at(contact)
+            if stamp is not None and (self.newest is None or stamp > self.newest):
+                self.newest = stamp
+            if contact["ContactID"] not in links and contact.get("ContactStatus") != "ARCHIVED":
+                self.xero_index.add(contact["ContactID"], contact.get("EmailAddress") or "", contact.get("Name") or "")
+        decisions: list[_Decision] = []
+        wanted: set[str] = set()
+        reviews: list[tuple[dict[str, Any], list[str]]] = []
+        unlinked: list[tuple[dict[str, Any], Client, Match]] = []
+        for contact in contacts:
+            value = client_from_contact(contact)
+            link = links.get(contact["ContactID"])
+            if link is not None:
+                if client_fingerprint(value) == link.fingerprint:
+                    ctx.count(Outcome.UNCHANGED)
+                else:
+                    decisions.append(_Decision("update", contact, value, link.host_id))
+                    wanted.add(link.host_id)
+            elif value.archived:
+                ctx.count(Outcome.SKIPPED)
+            else:
+                found = match_record(
+                    record_id=contact["ContactID"], email=value.email, name=value.name,
+                    own_side=self.xero_index, other_side=self.host_index,
+                    number_hint=str(contact.get("ContactNumber") or ""),
+                )
+                unlinked.append((contact, value, found))
+        # Stronger rules claim their host client first: ContactNumber, then e-mail, then name.
+        unlinked.sort(key=lambda entry: _RULE_ORDER.get(entry[2].rule, len(_RULE_ORDER)))
+        for contact, value, found in unlinked:
+            single = found.candidates[0] if len(found.candidates) == 1 else None
+            if single is not None and not found.rivals and single not in self.claimed and single not in self.held:
+                self.claimed[single] = contact["ContactID"]
+                decisions.append(_Decision("pair", contact, value, single, found.rule))
+                wanted.add(single)
+            elif single is not None and found.rivals:
+                self.held.add(single)
+                wanted.add(single)
+                reviews.append((contact, [single]))
+            elif found.candidates:
+                self.held.update(found.candidates)
+                wanted.update(found.candidates)
+                reviews.append((contact, list(found.candidates)))
+            elif passes_filter(contact, self.contact_filter):
+                decisions.append(_Decision("create", contact, value))
+            else:
+                ctx.count(Outcome.SKIPPED)
+        host_values = host_clients_by_id(ctx.host, ctx.account_id, wanted)
+        by_id = {contact["ContactID"]: contact for contact in contacts}
+        for contact, candidate_ids in reviews:
+            self._review(contact, candidate_ids, host_values, by_id)
+        self._apply(decisions, host_values)
+        ctx.store.commit()
+        self.xero_seen += len(contacts)
+        ctx.progress(len(contacts), total=self.host_total + self.xero_seen)
+
+    def _review(self, contact: dict[str, Any], candidate_ids: list[str], host_values: dict[str, Client],
+                page: dict[str, dict[str, Any]]) -> None:
+        """Ambiguous matches: one row per host client, listing the Xero contacts it could be.
+
+        A Xero contact whose only candidate is already matched to another contact gets a row of
+        its own (it can then be created here as a new client).
+        """
+        ctx = self.ctx
+        candidates = [host_values[i] for i in candidate_ids if i in host_values]
+        if len(candidates) == 1 and candidates[0].id in self.claimed:
+            ctx.record(
+                Outcome.NEEDS_REVIEW, direction=TO_HOST, label=contact.get("Name") or "",
+                xero_id=contact["ContactID"],
+                message=f"Looks like {candidates[0].name}, who is already linked to another Xero contact.",
+                fix="Merge the two contacts in Xero, or create this one here as a new client.",
+                details={"kind": "client", "candidates": [], "xero_contact": candidate_of_contact(contact),
+                         "matched": [candidate_of_client(candidates[0])]},
+            )
+            return
+        if len(candidates) == 1:
+            rivals = self.xero_index.with_name(candidates[0].name) or [contact["ContactID"]]
+            xero_candidates = [candidate_of_contact(page[r]) if r in page else
+                               {"xero_id": r, "name": candidates[0].name, "email": ""} for r in rivals]
+        else:
+            xero_candidates = [candidate_of_contact(contact)]
+        for client in candidates:
+            if str(client.id) in self.reviewed:
+                continue
+            self.reviewed.add(str(client.id))
+            ctx.record(
+                Outcome.NEEDS_REVIEW, direction=TO_XERO, label=client.name, host_id=client.id,
+                message="Other clients here look like the same Xero contact." if len(candidates) > 1
+                else f"{len(xero_candidates)} Xero contacts look like this client.",
+                fix="Pick the Xero contact it is, or create it in Xero as a new contact.",
+                details={"kind": "client", "candidates": xero_candidates},
+            )
+
+    def _apply(self, decisions: list[_Decision], host_values: dict[str, Client]) -> None:
+        ctx = self.ctx
+        saves: list[_Save] = []
+        for decision in decisions:
+            contact_id = decision.contact["ContactID"]
+            if decision.action == "create":
+                saves.append((replace(decision.value, id=None, updated_at=None), decision, Outcome.CREATED, None))
+                continue
+            host_id = str(decision.host_id)
+            self.handled.add(host_id)
+            current = host_values.get(host_id)
+            if current is None:
+                ctx.record(
+                    Outcome.FAILED, direction=TO_HOST, label=decision.value.name, host_id=host_id, xero_id=contact_id,
+                    message="The client linked to this Xero contact no longer exists here.",
+                    fix="Nothing to do if it was deleted on purpose; the Xero contact is left as it is.",
+                )
+                continue
+            if decision.action == "update":
+                saves.extend(self._update(current, decision))
+            else:
+                saves.extend(self._pair(current, decision))
+        if not saves:
+            return
+        host_ids = ctx.host.save_clients(ctx.account_id, [client for client, *_ in saves])
+        for host_id, (client, decision, outcome, details) in zip(host_ids, saves, strict=True):
+            saved = replace(client, id=str(host_id))
+            contact_id = decision.contact["ContactID"]
+            if not (details and details.get("pushed")):
+                ctx.store.save_link(
+                    ctx.scope, LinkKind.CLIENT, str(host_id), contact_id,
+                    fingerprint=client_fingerprint(saved), xero_key=normalise_name(saved.name),
+                    xero_updated_at=xero_updated_at(decision.contact),
+                )
+            self.handled.add(str(host_id))
+            ctx.record(outcome, direction=TO_HOST, label=saved.name, host_id=str(host_id), xero_id=contact_id,
+                       details={k: v for k, v in (details or {}).items() if k != "pushed"} or None)
+
+    def _update(self, current: Client, decision: _Decision) -> list[_Save]:
+        """A linked contact edited in Xero (and maybe in the host too: a conflict)."""
+        conflict = str(current.id) in self.host_changed
+        if conflict and self.policy == "host_wins":
+            self._defer(
+                current, decision.contact["ContactID"], Outcome.UPDATED,
+                {"conflict": "Changed here and in Xero; this app's values were kept (policy: this app wins).",
+                 "losing": losing_values(current, decision.value)},
+            )
+            return []
+        updated = take_synced(current, decision.value)
+        details = None
+        if conflict:
+            details = {"conflict": "Changed here and in Xero; Xero's values were kept (policy: Xero wins).",
+                       "losing": losing_values(updated, current)}
+        return [(updated, decision, Outcome.UPDATED, details)]
+
+    def _pair(self, current: Client, decision: _Decision) -> list[_Save]:
+        """First link of a host client and a Xero contact found by the match rules."""
+        ctx, xero_value = self.ctx, decision.value
+        contact_id = decision.contact["ContactID"]
+        details: dict[str, Any] = {"rule": decision.rule}
+        if client_fingerprint(current) == client_fingerprint(xero_value):
+            ctx.store.save_link(
+                ctx.scope, LinkKind.CLIENT, str(current.id), contact_id,
+                fingerprint=client_fingerprint(current), xero_key=normalise_name(current.name),
+                xero_updated_at=xero_updated_at(decision.contact),
+            )
+            ctx.record(Outcome.LINKED, direction=TO_HOST, label=current.name, host_id=current.id,
+                       xero_id=contact_id, details=details)
+            return []
+        winner, loser = (xero_value, current) if self.policy == "xero_wins" else (current, xero_value)
+        merged = merge_for_link(winner, loser, current)
+        details["losing"] = losing_values(merged, loser)
+        ctx.store.save_link(
+            ctx.scope, LinkKind.CLIENT, str(current.id), contact_id,
+            fingerprint=client_fingerprint(xero_value), xero_key=normalise_name(xero_value.name),
+            xero_updated_at=xero_updated_at(decision.contact),
+        )
+        needs_push = client_fingerprint(merged) != client_fingerprint(xero_value)
+        if client_fingerprint(merged) != client_fingerprint(current):
+            if needs_push:
+                self._defer(merged, contact_id, "")
+                details["pushed"] = True
+            return [(merged, decision, Outcome.LINKED, details)]
+        self._defer(merged, contact_id, Outcome.LINKED, details)
+        return []
+
+    # Step 3
+
+    def _push(self, deferred: Iterator[_Push], changed: Iterator[Client]) -> None:
+        ctx, pusher = self.ctx, self.pusher
+        ctx.progress(0, total=self.host_total + self.xero_seen)
+        for push in deferred:
+            pusher.pending.append(push)
+            pusher.flush(full_batches_only=True)
+        pushed_names: set[str] = set()
+        for chunk in batched(changed, PUSH_BATCH):
+            links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, [str(c.id) for c in chunk])
+            new_clients: list[Client] = []
+            for client in chunk:
+                host_id = str(client.id)
+                if host_id in self.handled or host_id in self.held:
+                    continue
+                link = links.get(host_id)
+                if link is not None:
+                    if client_fingerprint(client) != link.fingerprint:
+                        pusher.add(client, link.xero_id, Outcome.UPDATED)
+                elif client.archived:
+                    ctx.count(Outcome.SKIPPED)
+                else:
+                    new_clients.append(client)
+            taken = ctx.store.links_by_key(ctx.scope, LinkKind.CLIENT, [normalise_name(c.name) for c in new_clients])
+            for client in new_clients:
+                key = normalise_name(client.name)
+                holder = taken.get(key)
+                if holder is not None or key in pushed_names:
+                    ctx.record(
+                        Outcome.NEEDS_REVIEW if holder is not None else Outcome.FAILED,
+                        direction=TO_XERO, label=client.name, host_id=client.id,
+                        xero_id=holder.xero_id if holder is not None else None,
+                        message=f"Another client called {client.name} is already in Xero.",
+                        fix=f"A different Xero contact is already called {client.name}. Rename one of them, "
+                        "or link this client to it, then sync again.",
+                        details={"candidates": [{"xero_id": holder.xero_id, "name": client.name, "email": ""}],
+                                 "kind": "client"}
+                        if holder is not None else None,
+                    )
+                    continue
+                pushed_names.add(key)
+                pusher.add(client, None, Outcome.CREATED)
+            pusher.flush(full_batches_only=True)
+            ctx.store.commit()
+            ctx.progress(len(chunk))
+        pusher.flush()

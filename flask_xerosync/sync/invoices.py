@@ -1,0 +1,238 @@
+"""Flagged host invoices → Xero ACCREC invoices.
+
+Per batch of at most 50 flagged invoices: link their clients first (pushing the missing ones,
+even when the clients preference is off), read the Xero invoices pushed before in one batched
+GET (a paid one is reported and never altered; an unpaid one is updated with its
+``LineItemID``s), upsert the batch by ``InvoiceNumber``, then record the outcome on each
+invoice's flag and commit. As in the clients stage, pending rows are committed before each
+call to Xero.
+
+Non-taxable lines get the organisation's zero tax rate: ``NONE`` ("No GST"/"Tax Exempt") when
+the organisation has it, else the first active revenue rate whose effective rate is 0, read from
+the cached TaxRates (or from Xero once per run when the cache lacks them).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..host import Invoice, InvoiceLine
+from ..models import InvoiceFlag, InvoiceState, LinkKind, Outcome, utcnow
+from .contacts import ContactPusher, host_clients_by_id
+from .context import SyncContext, batched
+from .outcomes import PAID_IN_XERO, TO_XERO, fix_for, has_payment
+
+BATCH = 50
+TAX_RATES = "tax_rates"
+_ZERO_PREFERENCE = ("NONE", "ZERORATEDOUTPUT", "EXEMPTOUTPUT", "EXEMPTINCOME")
+
+
+def zero_rate_tax_type(tax_rates: list[dict[str, Any]]) -> str | None:
+    """The organisation's tax type for lines that carry no tax (see the module docstring)."""
+    usable = [
+        rate for rate in tax_rates
+        if rate.get("TaxType") and rate.get("Status", "ACTIVE") == "ACTIVE"
+        and rate.get("CanApplyToRevenue", True) is not False
+    ]
+    zero = [rate for rate in usable if Decimal(str(rate.get("EffectiveRate", "1") or "0")) == 0]
+    for wanted in _ZERO_PREFERENCE:
+        for rate in zero:
+            if rate["TaxType"] == wanted:
+                return wanted
+    return str(zero[0]["TaxType"]) if zero else None
+
+
+def is_paid(record: dict[str, Any]) -> bool:
+    return (
+        record.get("Status") == "PAID"
+        or Decimal(str(record.get("AmountPaid") or 0)) > 0
+        or Decimal(str(record.get("AmountCredited") or 0)) > 0
+    )
+
+
+def _money(value: Any) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
+class InvoicesStage:
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.zero_rate: str | None = None
+        self.zero_rate_known = False
+        self.pushed: list[tuple[str, str, str]] = []
+
+    def run(self) -> None:
+        ctx = self.ctx
+        invoice_ids = ctx.store.flagged_invoice_ids(ctx.account_id)
+        ctx.enter("invoices", len(invoice_ids))
+        for batch in batched(invoice_ids, BATCH):
+            self._push_batch(batch)
+
+    def _zero_rate(self) -> str | None:
+        if not self.zero_rate_known:
+            cached = self.ctx.store.org_list(self.ctx.scope.tenant_id, TAX_RATES)
+            if not cached or not all("EffectiveRate" in rate for rate in cached):
+                cached = self.ctx.client.get_tax_rates()
+            self.zero_rate, self.zero_rate_known = zero_rate_tax_type(cached), True
+        return self.zero_rate
+
+    def _client_links(self, invoices: list[Invoice]) -> dict[str, str]:
+        """ContactID per host client id; clients without a link are pushed first."""
+        ctx = self.ctx
+        client_ids = {invoice.client_id for invoice in invoices}
+        links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
+        missing = client_ids - set(links)
+        if missing:
+            stage, ctx.stage = ctx.stage, "clients"
+            pusher = ContactPusher(ctx)
+            for client in host_clients_by_id(ctx.host, ctx.account_id, missing).values():
+                pusher.add(client, None, Outcome.CREATED, {"reason": "needed by a pushed invoice"})
+            pusher.flush()
+            ctx.stage = stage
+            links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
+        return {host_id: link.xero_id for host_id, link in links.items()}
+
+    def _line(self, line: InvoiceLine, item_codes: dict[str, str], existing_id: str | None) -> dict[str, Any]:
+        prefs = self.ctx.preferences
+        payload: dict[str, Any] = {
+            "Description": line.description.strip() or "-",
+            "Quantity": line.quantity,
+            "UnitAmount": line.unit_price,
+        }
+        if line.item_id and line.item_id in item_codes:
+            payload["ItemCode"] = item_codes[line.item_id]
+        if prefs.sales_account_code:
+            payload["AccountCode"] = prefs.sales_account_code
+        tax_type = line.tax_type or (prefs.tax_type if line.taxable else self._zero_rate())
+        if tax_type:
+            payload["TaxType"] = tax_type
+        if existing_id:
+            payload["LineItemID"] = existing_id
+        return payload
+
+    def _payload(
+        self, invoice: Invoice, contact_id: str, item_codes: dict[str, str], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        existing_lines = [line.get("LineItemID") for line in (existing or {}).get("LineItems") or []]
+        payload: dict[str, Any] = {
+            "Type": "ACCREC",
+            "Contact": {"ContactID": contact_id},
+            "InvoiceNumber": invoice.number,
+            "Reference": invoice.reference,
+            "Date": invoice.issue_date,
+            "Status": self.ctx.preferences.invoice_status or "DRAFT",
+            "LineAmountTypes": "Exclusive",
+            "LineItems": [
+                self._line(line, item_codes, existing_lines[position] if position < len(existing_lines) else None)
+                for position, line in enumerate(invoice.lines)
+            ],
+        }
+        if invoice.due_date:
+            payload["DueDate"] = invoice.due_date
+        if invoice.currency:
+            payload["CurrencyCode"] = invoice.currency
+        if existing is not None:
+            payload["InvoiceID"] = existing["InvoiceID"]
+        return payload
+
+    def _push_batch(self, invoice_ids: list[str]) -> None:
+        ctx = self.ctx
+        flags = ctx.store.flags(ctx.account_id, invoice_ids)
+        invoices = ctx.host.get_invoices(ctx.account_id, invoice_ids)
+        found = {invoice.id for invoice in invoices}
+        for invoice_id in invoice_ids:
+            if invoice_id not in found:
+                self._reject(flags[invoice_id], label=invoice_id, messages=[],
+                             message="This invoice no longer exists here.", fix="Nothing to do.")
+        contacts = self._client_links(invoices)
+        item_ids = {line.item_id for invoice in invoices for line in invoice.lines if line.item_id}
+        item_codes = {
+            host_id: link.xero_key
+            for host_id, link in ctx.store.links_by_host(ctx.scope, LinkKind.ITEM, item_ids).items()
+            if link.xero_key
+        }
+        previous_ids = [str(flags[i.id].xero_invoice_id) for i in invoices if flags[i.id].xero_invoice_id]
+        ctx.store.commit()
+        current = {record["InvoiceID"]: record for record in ctx.client.get_invoices(previous_ids)} \
+            if previous_ids else {}
+        to_push: list[tuple[Invoice, dict[str, Any], bool]] = []
+        for invoice in invoices:
+            flag = flags[invoice.id]
+            existing = current.get(flag.xero_invoice_id or "")
+            if existing is not None and is_paid(existing):
+                self._paid(flag, invoice, existing)
+                continue
+            contact_id = contacts.get(invoice.client_id)
+            if contact_id is None:
+                self._reject(flag, label=invoice.number, messages=[],
+                             message="Its client could not be added to Xero (see the clients in this run's log).",
+                             fix="Fix the client as the log says, then push the invoice again.")
+                continue
+            to_push.append((invoice, self._payload(invoice, contact_id, item_codes, existing), existing is not None))
+        if to_push:
+            ctx.store.commit()
+            results = ctx.client.upsert_invoices([payload for _, payload, _ in to_push])
+            for (invoice, _, update), result in zip(to_push, results, strict=True):
+                flag = flags[invoice.id]
+                if result.ok:
+                    self._pushed(flag, invoice, result.record, update)
+                elif has_payment(result.messages):
+                    self._paid(flag, invoice, result.record)
+                else:
+                    self._reject(flag, label=invoice.number, messages=result.messages,
+                                 message="; ".join(result.messages), fix=fix_for(result.messages))
+        ctx.store.commit()
+        self._announce()
+        ctx.progress(len(invoice_ids))
+
+    def _pushed(self, flag: InvoiceFlag, invoice: Invoice, record: dict[str, Any], update: bool) -> None:
+        ctx = self.ctx
+        xero_id = str(record.get("InvoiceID") or "")
+        xero_total = _money(record.get("Total"))
+        host_total = invoice.total if invoice.total is not None else invoice.subtotal
+        message = ""
+        if xero_total is not None and host_total is not None and xero_total != host_total:
+            message = (f"Xero's total is {xero_total:.2f}, the total here is {host_total:.2f} "
+                       "(Xero adds tax per line and rounds to cents).")
+        flag.state = InvoiceState.PUSHED
+        flag.xero_invoice_id = xero_id
+        flag.xero_number = str(record.get("InvoiceNumber") or invoice.number)
+        flag.xero_status = str(record.get("Status") or "")
+        flag.xero_url = f"{ctx.xero_app_url}/AccountsReceivable/View.aspx?InvoiceID={xero_id}"
+        flag.xero_total = xero_total
+        flag.host_total = host_total
+        flag.message, flag.fix = message, ""
+        flag.pushed_at = utcnow()
+        ctx.record(Outcome.UPDATED if update else Outcome.CREATED, direction=TO_XERO, label=invoice.number,
+                   host_id=invoice.id, xero_id=xero_id, message=message)
+        self.pushed.append((invoice.id, xero_id, flag.xero_number))
+
+    def _paid(self, flag: InvoiceFlag, invoice: Invoice, record: dict[str, Any]) -> None:
+        flag.state = InvoiceState.PUSHED
+        flag.xero_status = str(record.get("Status") or flag.xero_status or "")
+        flag.message = PAID_IN_XERO
+        flag.fix = ""
+        self.ctx.record(Outcome.SKIPPED, direction=TO_XERO, label=invoice.number, host_id=invoice.id,
+                        xero_id=record.get("InvoiceID") or flag.xero_invoice_id, message=PAID_IN_XERO)
+
+    def _reject(self, flag: InvoiceFlag, *, label: str, messages: list[str], message: str, fix: str) -> None:
+        flag.state = InvoiceState.REJECTED
+        flag.message, flag.fix = message, fix
+        self.ctx.record(Outcome.FAILED, direction=TO_XERO, label=label, host_id=flag.invoice_id,
+                        xero_id=flag.xero_invoice_id, message=message, fix=fix,
+                        details={"xero_messages": messages} if messages else None)
+
+    def _announce(self) -> None:
+        """Send ``invoice_pushed`` for the batch just committed (so receivers see stored state)."""
+        from flask import current_app, has_app_context
+
+        from .. import signals
+
+        pushed, self.pushed = self.pushed, []
+        if not has_app_context():
+            return
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for invoice_id, xero_id, number in pushed:
+            signals.invoice_pushed.send(app, account_id=self.ctx.account_id, invoice_id=invoice_id,
+                                        xero_invoice_id=xero_id, xero_number=number)

@@ -1,0 +1,124 @@
+"""Per-record outcomes, and one table turning Xero's error texts into plain-language fixes."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+TO_XERO = "to_xero"
+TO_HOST = "to_host"
+
+PAID_IN_XERO = "Paid in Xero; left untouched"
+
+_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"The contact name (?P<name>.+?) is already assigned to another contact", re.S),
+        "A different Xero contact is already called {name}. Rename one of them (in Xero or here), "
+        "or archive the one in Xero you no longer use, then sync again.",
+    ),
+    (
+        re.compile(r"Price List Item with Code '+(?P<code>.*?)'+ already exists"),
+        "A different Xero item already uses the code {code}. Change the code of one of them, then sync again.",
+    ),
+    (
+        re.compile(r"The TaxType code '(?P<code>.*?)' is not valid"),
+        "Xero does not know the tax type {code}. Pick a tax rate of your Xero organisation in the "
+        "Accounting Sync settings (Refresh lists if you added it recently), then push again.",
+    ),
+    (
+        re.compile(r"Account code '(?P<code>.*?)' is not a valid code"),
+        "Xero does not accept the account {code} for sales. Pick a revenue account of your Xero "
+        "organisation in the Accounting Sync settings, then push again.",
+    ),
+    (
+        re.compile(r"An Account Code is required"),
+        "Approved invoices need a sales account. Choose one in the Accounting Sync settings, or push "
+        "invoices as drafts.",
+    ),
+    (
+        re.compile(r"Invoice # must be unique"),
+        "Xero already has a different invoice with this number. Renumber this invoice, or void the "
+        "other one in Xero, then push again.",
+    ),
+    (
+        re.compile(r"cannot be edited as it has a payment or credit note allocated"),
+        "This invoice has a payment in Xero, so it was left as it is. Remove the payment in Xero first "
+        "if it really must change, or issue a credit note.",
+    ),
+    (
+        re.compile(r"not of valid status for modification"),
+        "The invoice's status in Xero (approved, voided or deleted) no longer allows changes. Void it "
+        "in Xero and push it again, or leave it as it is.",
+    ),
+    (
+        re.compile(r"contact with ContactID '.*?' could not be found|must contain at least 1 of the following"),
+        "The client's Xero contact no longer exists. Sync clients again so it is linked or re-created, "
+        "then push the invoice again.",
+    ),
+    (
+        re.compile(r"Item code '(?P<code>.*?)' is not valid"),
+        "Xero has no item with the code {code}. Sync Services & Products, then push again.",
+    ),
+    (
+        re.compile(r"(?P<field>\w+) must not be more than (?P<limit>\d+) characters long"),
+        "Xero allows at most {limit} characters in {field}. Shorten it here, then sync again.",
+    ),
+    (
+        re.compile(r"[Ee]mail address.*(not valid|invalid)|EmailAddress.*(not valid|invalid)"),
+        "Xero did not accept the e-mail address. Correct it here, then sync again.",
+    ),
+    (
+        re.compile(r"The contact name must be specified|Item Code is required"),
+        "A name (or code) is required by Xero. Fill it in here, then sync again.",
+    ),
+)
+
+GENERIC_FIX = "Correct the record as Xero's message says, then sync again."
+
+
+def fix_for(messages: list[str]) -> str:
+    """The plain-language fix for Xero's first recognised message (a generic one otherwise)."""
+    for message in messages:
+        for pattern, template in _FIXES:
+            found = pattern.search(message)
+            if found:
+                return template.format(**found.groupdict())
+    return GENERIC_FIX
+
+
+def has_payment(messages: list[str]) -> bool:
+    return any("has a payment or credit note allocated" in message for message in messages)
+
+
+@dataclass
+class RecordOutcome:
+    """One row of the run's record log, before it is stored."""
+
+    stage: str
+    direction: str
+    outcome: str
+    label: str
+    host_id: str | None = None
+    xero_id: str | None = None
+    message: str = ""
+    fix: str = ""
+    details: dict[str, Any] | None = None
+
+
+@dataclass
+class Tally:
+    """Counts per stage and outcome, as the run and its progress events show them."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, stage: str, outcome: str, number: int = 1) -> None:
+        stage_counts = self.counts.setdefault(stage, {})
+        stage_counts[outcome] = stage_counts.get(outcome, 0) + number
+
+    def open_stage(self, stage: str) -> None:
+        self.counts.setdefault(stage, {})
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {stage: dict(outcomes) for stage, outcomes in self.counts.items()}

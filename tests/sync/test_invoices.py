@@ -1,0 +1,110 @@
+"""Flagged invoices pushed to Xero as ACCREC invoices: clients first, items by code, tax, re-pushes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from flask_xerosync import signals
+from tests.sync.conftest import Rig
+
+
+def test_a_flagged_invoice_with_a_new_client_and_an_unlinked_item(rig: Rig) -> None:
+    client_id = rig.add_client("Coastal Cafe", "manager@coastalcafe.example")
+    labour = rig.add_product("Labour (per hour)", "LAB-HR", "95.00")
+    invoice_id = rig.add_invoice("HFS-2001", client_id, [
+        ("Labour", "2.5", "95.00", labour, True),
+        ("Council fee (no tax)", "1", "40.00", None, False),
+    ], reference="Job 2001", currency="NZD")
+    rig.sync(sync_clients=False, sync_invoices=False)  # links the item only
+    flag_before = rig.flag_of(invoice_id)
+    assert flag_before.state == "flagged"
+
+    pushed: list[dict[str, str]] = []
+
+    def receive(sender: object, **fields: str) -> None:
+        pushed.append(fields)
+
+    with signals.invoice_pushed.connected_to(receive):
+        result = rig.sync(sync_clients=False, sync_items=False, tax_type="OUTPUT2", sales_account_code="200")
+
+    assert result.of("clients", "created") == 1  # pushed for the invoice although clients are off
+    assert result.of("invoices", "created") == 1
+    [invoice] = rig.invoices()
+    contact = rig.contact_named("Coastal Cafe")
+    assert invoice["Contact"]["ContactID"] == contact["ContactID"]
+    assert invoice["InvoiceNumber"] == "HFS-2001" and invoice["Reference"] == "Job 2001"
+    assert invoice["Status"] == "DRAFT" and invoice["LineAmountTypes"] == "Exclusive"
+    assert invoice["DateString"].startswith("2026-11-02")
+    lines = invoice["LineItems"]
+    assert lines[0]["ItemCode"] == "LAB-HR" and lines[0]["TaxType"] == "OUTPUT2"
+    assert "ItemCode" not in lines[1] and lines[1]["TaxType"] == "NONE"
+    flag = rig.flag_of(invoice_id)
+    assert flag.state == "pushed" and flag.xero_invoice_id == invoice["InvoiceID"]
+    assert flag.xero_number == "HFS-2001" and flag.xero_status == "DRAFT"
+    assert flag.xero_url.endswith(f"/AccountsReceivable/View.aspx?InvoiceID={invoice['InvoiceID']}")
+    assert flag.xero_total == Decimal("313.13") and flag.host_total == Decimal("277.50")  # tax rounded per line
+    assert "313.13" in flag.message and "277.50" in flag.message
+    assert pushed == [{"account_id": "1", "invoice_id": invoice_id, "xero_invoice_id": invoice["InvoiceID"],
+                       "xero_number": "HFS-2001"}]
+    assert rig.sync(sync_clients=False, sync_items=False).changes() == 0  # nothing flagged any more
+
+
+def test_a_bad_tax_type_is_rejected_with_a_fix_and_the_rest_of_the_batch_goes_through(rig: Rig) -> None:
+    client_id = rig.add_client("Northgate Property", "maintenance@northgate.example")
+    good = rig.add_invoice("HFS-3001", client_id, [("Labour", "1", "100", None, True)])
+    bad = rig.add_invoice("HFS-3002", client_id, [("Labour", "1", "100", None, True)])
+    rig.host(lambda models: setattr(models.db.session.get(models.Invoice, int(bad)).lines[0], "tax_code", "GST15"))
+
+    result = rig.sync(sync_items=False)
+
+    assert result.of("invoices", "created") == 1 and result.of("invoices", "failed") == 1
+    rejected = rig.flag_of(bad)
+    assert rejected.state == "rejected"
+    assert rejected.message == "The TaxType code 'GST15' is not valid."
+    assert "tax rate" in rejected.fix
+    assert rig.flag_of(good).state == "pushed"
+    assert [i["InvoiceNumber"] for i in rig.invoices()] == ["HFS-3001"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="XeroClient.get_invoices(ids) sends no page=1, so Xero (and the sandbox) return the invoices "
+    "without LineItems and the engine cannot send the LineItemIDs back; requested from the client's owner",
+)
+def test_a_repush_of_an_unpaid_invoice_updates_its_lines_and_keeps_their_ids(rig: Rig) -> None:
+    client_id = rig.add_client("Summit Fitness", "admin@summit.example")
+    invoice_id = rig.add_invoice("HFS-4001", client_id, [("Labour", "1", "95", None, True),
+                                                          ("Parts", "2", "10", None, True)])
+    rig.sync(sync_items=False)
+    before = rig.invoices()[0]["LineItems"]
+    rig.set_lines(invoice_id, [("Labour", "3", "95"), ("Parts", "2", "10"), ("Disposal", "1", "15")])
+    rig.flag(invoice_id)
+
+    result = rig.sync(sync_items=False)
+
+    assert result.of("invoices", "updated") == 1
+    [invoice] = rig.invoices()
+    after = invoice["LineItems"]
+    assert [line["LineItemID"] for line in after[:2]] == [line["LineItemID"] for line in before]
+    assert Decimal(str(after[0]["Quantity"])) == 3 and len(after) == 3
+    assert rig.flag_of(invoice_id).state == "pushed"
+
+
+def test_a_repush_of_a_paid_invoice_is_reported_and_left_untouched(rig: Rig) -> None:
+    client_id = rig.add_client("Riverside Vets", "frontdesk@riverside.example")
+    invoice_id = rig.add_invoice("HFS-5001", client_id, [("Labour", "1", "100", None, True)])
+    rig.sync(sync_items=False, invoice_status="AUTHORISED", sales_account_code="200")
+    xero_invoice = rig.invoices()[0]
+    rig.control.add_payment(rig.tenant, xero_invoice["InvoiceID"], amount=str(xero_invoice["Total"]))
+    rig.set_lines(invoice_id, [("Labour", "5", "100")])
+    rig.flag(invoice_id)
+
+    result = rig.sync(sync_items=False, invoice_status="AUTHORISED", sales_account_code="200")
+
+    [row] = result.rows("skipped", stage="invoices")
+    assert row.message == "Paid in Xero; left untouched"
+    [after] = rig.invoices()
+    assert after["Status"] == "PAID" and after["Total"] == xero_invoice["Total"]
+    assert rig.flag_of(invoice_id).message == "Paid in Xero; left untouched"
