@@ -5,18 +5,14 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from flask_xerosync.models import metadata as xerosync_metadata
-
-from .models import db
-from .seed import DEMO_LOGINS, seed_demo
+from .seed import DEMO_LOGINS, create_tables, seed_demo
 
 
 def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the app's and the extension's tables and load the demo data."""
-        db.create_all()
-        xerosync_metadata.create_all(db.engine)
+        create_tables()
         seed_demo()
         for email, password, business in DEMO_LOGINS:
             click.echo(f"  {email} / {password}  ({business})")

@@ -289,17 +289,14 @@ def demo_environment(settings: DemoSettings, redis_url: str) -> dict[str, str]:
 
 def create_demo_database(settings: DemoSettings, env: Mapping[str, str]) -> None:
     """A fresh SQLite file with the app's and the extension's tables and the demo businesses."""
-    from flask_xerosync.models import metadata
-
     from . import create_app
     from .models import db
-    from .seed import seed_demo
+    from .seed import create_tables, seed_demo
 
     settings.database_path.unlink(missing_ok=True)
     app = create_app({key: env[key] for key in env if key.startswith(("XEROSYNC_", "SQLALCHEMY_", "SECRET_"))})
     with app.app_context():
-        db.create_all()
-        metadata.create_all(db.engine)
+        create_tables()
         seed_demo()
         db.session.remove()
         db.engine.dispose()

@@ -12,13 +12,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from flask_xerosync import HostData
-from flask_xerosync import Address, Client, Invoice, InvoiceLine, Item
+from flask_xerosync import Address, Client, HostData, Invoice, InvoiceLine, Item
 
 from . import models
 from .models import db
 
 _YIELD_PER = 500
+_LOOKUP_CHUNK = 500
 
 
 class ExampleHostData(HostData):
@@ -28,6 +28,21 @@ class ExampleHostData(HostData):
             query = query.where(models.Client.updated_at > changed_since)
         for row in db.session.scalars(query.order_by(models.Client.id).execution_options(yield_per=_YIELD_PER)):
             yield client_value(row)
+
+    def get_clients(self, account_id: str, ids: Sequence[str]) -> list[Client]:
+        """The optional lookup :class:`~flask_xerosync.HostData` documents: these clients of the
+        business only, in chunks that stay under every database's bound-parameter limit."""
+        wanted = sorted({int(client_id) for client_id in ids if str(client_id).isdigit()})
+        found: list[Client] = []
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            rows = db.session.scalars(
+                select(models.Client)
+                .where(models.Client.business_id == int(account_id),
+                       models.Client.id.in_(wanted[start : start + _LOOKUP_CHUNK]))
+                .order_by(models.Client.id)
+            )
+            found.extend(client_value(row) for row in rows)
+        return found
 
     def save_clients(self, account_id: str, clients: Sequence[Client]) -> list[str]:
         rows = [self._client_row(account_id, client) for client in clients]

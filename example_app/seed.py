@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask_xerosync.models import metadata as xerosync_metadata
+
 from .models import Business, Client, Invoice, InvoiceLine, Product, User, db
 
 DEMO_LOGINS = (
@@ -38,6 +40,20 @@ BASIC_CLIENTS = (
     ("Westside Dental", "reception@westsidedental.example", "03 555 0201", "9 West Street", "Christchurch"),
     ("Old Mill Bakery", "orders@oldmill.example", "03 555 0202", "2 Mill Lane", "Dunedin"),
 )
+
+
+def create_tables(*, fresh: bool = False) -> None:
+    """The app's and the extension's tables, dropped first when ``fresh`` (in an app context)."""
+    if fresh:
+        drop_tables()
+    db.create_all()
+    xerosync_metadata.create_all(db.engine)
+
+
+def drop_tables() -> None:
+    db.session.remove()
+    xerosync_metadata.drop_all(db.engine)
+    db.drop_all()
 
 
 def seed_demo() -> None:

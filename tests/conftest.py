@@ -139,30 +139,23 @@ def app_config(sandbox_url: str, redis_url: str, database_url: str, **overrides:
 
 
 def build_app(config: dict[str, Any]) -> Flask:
-    """The example app with every table created and the demo data loaded."""
+    """The example app with fresh tables and the demo data loaded."""
     from example_app import create_app
-    from example_app.models import db
-    from example_app.seed import seed_demo
-    from flask_xerosync.models import metadata
+    from example_app.seed import create_tables, seed_demo
 
     app = create_app(config)
     with app.app_context():
-        metadata.drop_all(db.engine)
-        db.drop_all()
-        db.create_all()
-        metadata.create_all(db.engine)
+        create_tables(fresh=True)
         seed_demo()
     return app
 
 
 def drop_app_tables(app: Flask) -> None:
     from example_app.models import db
-    from flask_xerosync.models import metadata
+    from example_app.seed import drop_tables
 
     with app.app_context():
-        db.session.remove()
-        metadata.drop_all(db.engine)
-        db.drop_all()
+        drop_tables()
         db.engine.dispose()
 
 

@@ -11,15 +11,12 @@ The tests of a module share one stack and run in order: they are the steps of on
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from flask_xerosync.testing import RedisServer
@@ -34,6 +31,7 @@ from live_stack import (
     subprocess_env,
 )
 from sandbox_world import SANDBOX_APP, build_world
+from tests.conftest import build_app, drop_app_tables
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -71,40 +69,10 @@ def chromium_browser(playwright_driver: Playwright, chromium_path: str) -> Itera
     browser.close()
 
 
-def _database_url(folder: Path) -> str:
-    return os.environ.get("XEROSYNC_TEST_DATABASE_URL") or f"sqlite:///{folder / 'host.sqlite'}"
-
-
-def _seed_host(config: dict[str, str]) -> Flask:
-    """The example app with fresh tables and the demo data (the suite's own ``build_app`` recipe)."""
-    from example_app import create_app
-    from example_app.models import db
-    from example_app.seed import seed_demo
-    from flask_xerosync.models import metadata
-
-    app = create_app(config)
-    with app.app_context():
-        metadata.drop_all(db.engine)
-        db.drop_all()
-        db.create_all()
-        metadata.create_all(db.engine)
-        seed_demo()
-    return app
-
-
-def _drop_host_tables(app: Flask) -> None:
-    from example_app.models import db
-    from flask_xerosync.models import metadata
-
-    with app.app_context():
-        db.session.remove()
-        metadata.drop_all(db.engine)
-        db.drop_all()
-        db.engine.dispose()
-
-
 @pytest.fixture(scope="module")
-def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+def live_stack(
+    tmp_path_factory: pytest.TempPathFactory, server_database_url: str | None
+) -> Iterator[LiveStack]:
     """Every part on a free port, started in dependency order and stopped in reverse."""
     try:
         ensure_htmx_vendored()
@@ -118,7 +86,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         sandbox = running.enter_context(XeroSandbox())
         config = {
             "SECRET_KEY": "browser-journey-secret",
-            "SQLALCHEMY_DATABASE_URI": _database_url(folder),
+            "SQLALCHEMY_DATABASE_URI": server_database_url or f"sqlite:///{folder / 'host.sqlite'}",
             "XEROSYNC_CLIENT_ID": SANDBOX_APP.client_id,
             "XEROSYNC_CLIENT_SECRET": SANDBOX_APP.client_secret,
             "XEROSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
@@ -126,8 +94,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             "XEROSYNC_SANDBOX_URL": sandbox.url,
             "XEROSYNC_HTMX_URL": HTMX_URL,
         }
-        app = _seed_host(config)
-        running.callback(_drop_host_tables, app)
+        app = build_app(config)
+        running.callback(drop_app_tables, app)
         server = AppServer(app)
         worker = WorkerProcess(subprocess_env(config), redis_server.url, folder / "worker.log")
         stack = LiveStack(
