@@ -107,7 +107,20 @@ class HostData(Protocol):
 
     Every method takes the host account (business) id first: one host serves many businesses and
     the extension never mixes their data. Implementations run inside the worker's app context and
-    may use the host's ``db.session``; the sync commits after each call that writes.
+    may use the host's ``db.session``; they flush but never commit. The sync owns that unit of
+    work: it commits after each batch (the host saves, links and record results of one page or
+    batch together) and before each call to Xero, so a stopped worker loses at most one batch
+    and no transaction stays open while Xero answers. A commit also ends any open result stream,
+    so an iterable returned by ``list_clients`` or ``list_items`` is read to the end before the
+    sync commits.
+
+    Optional method (not part of the protocol, so hosts without it still conform):
+
+    ``get_clients(account_id, ids) -> Iterable[Client]``
+        The clients of the account with those host ids (unknown ids, and ids of other accounts,
+        are left out). When present the sync uses it to fetch the few clients a page of Xero
+        contacts concerns; without it the sync scans ``list_clients(account_id, None)`` and
+        keeps the wanted ones, which is correct but reads every client.
     """
 
     def list_clients(self, account_id: str, changed_since: datetime | None) -> Iterable[Client]:

@@ -11,7 +11,9 @@ The stage runs in three streaming steps so memory stays bounded by page and batc
 3. push, in full batches of 50, the writes step 2 decided (deferred to a second spool: a
    contact written while paging by ``UpdatedDateUTC`` would move behind the unread pages and
    shift an unread contact onto a page already read), then what the first spool still needs
-   (edits of linked clients, and new clients with ``ContactNumber`` = host id).
+   (edits of linked clients, and new clients created with ``ContactNumber`` = host id; a new
+   client refused because Xero already has its name is looked up and linked when the match
+   rules say it is the same client).
 
 Every page and batch is committed before the next call to Xero. So no write transaction is
 open while a request runs (a token refresh stores the new token through its own connection,
@@ -28,13 +30,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, Any
 
+from ..errors import XeroRequestRejected
 from ..host import Address, Client, HostData
 from ..models import LinkKind, Outcome, utcnow
 from ..xero.dates import parse_xero_date
 from .context import SyncContext, batched, iso, parse_mark
 from .fingerprint import fingerprint
-from .matching import Match, MatchIndex, match_record, normalise_name
-from .outcomes import TO_HOST, TO_XERO, fix_for
+from .matching import Match, MatchIndex, match_record, normalise_email, normalise_name
+from .outcomes import TO_HOST, TO_XERO, fix_for, is_name_clash
 from .store import LinkConflict
 
 _RULE_ORDER = {"number": 0, "email": 1, "name": 2}
@@ -121,7 +124,8 @@ def client_fingerprint(client: Client) -> str:
 
 def contact_payload(client: Client, contact_id: str | None) -> dict[str, Any]:
     """The Xero contact for a host client: ``ContactID`` when linked, else ``ContactNumber`` =
-    host id (POST upserts on it, so a re-run after a crash updates instead of duplicating)."""
+    host id (a re-run after a crash finds the contact by it, through the pull's number rule or
+    the name-clash lookup, instead of creating it twice)."""
     address = client.address or Address()
     payload: dict[str, Any] = {
         "Name": client.name.strip(),
@@ -235,29 +239,130 @@ class _Push:
 
 
 class ContactPusher:
-    """Buffers host clients to write to Xero and writes them in batches of at most 50."""
+    """Buffers host clients to write to Xero and writes them in batches of at most 50: edits of
+    linked clients as ``POST`` upserts by ``ContactID``, new clients as ``PUT`` creates (a
+    ``POST`` would silently merge a new client into any Xero contact that has its name)."""
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.pending: list[_Push] = []
+        self.updates: list[_Push] = []
+        self.creates: list[_Push] = []
 
     def add(self, client: Client, contact_id: str | None, outcome: str, details: dict[str, Any] | None = None) -> None:
         """Queue a write; ``outcome`` is recorded on success ("" when another row already tells it)."""
-        self.pending.append(_Push(client, contact_id, outcome, details))
+        (self.updates if contact_id else self.creates).append(_Push(client, contact_id, outcome, details))
 
     def flush(self, *, full_batches_only: bool = False) -> None:
-        """Commit what is pending in the database, write the queue to Xero (the client sends
-        batches of at most 50), record each result and commit again. ``full_batches_only``
-        keeps a remainder of fewer than 50 queued, so batches stay full."""
-        cut = len(self.pending) - len(self.pending) % PUSH_BATCH if full_batches_only else len(self.pending)
+        """Write the queues to Xero (the client sends batches of at most 50), recording each
+        result. ``full_batches_only`` keeps a remainder of fewer than 50 queued, so batches stay
+        full. The Xero updates that linking a new client may queue are written in the same way."""
+        while True:
+            updated = self._write(self.updates, full_batches_only, create=False)
+            created = self._write(self.creates, full_batches_only, create=True)
+            if not (updated or created):
+                return
+
+    def _write(self, queue: list[_Push], full_batches_only: bool, *, create: bool) -> bool:
+        """Commit what is pending in the database, send the queue's (full) batches, record each
+        result and commit again; then look up each new client refused for a name clash (one
+        call each, committing after each). Returns whether anything was sent."""
+        cut = len(queue) - len(queue) % PUSH_BATCH if full_batches_only else len(queue)
         if not cut:
-            return
-        pushes, self.pending = self.pending[:cut], self.pending[cut:]
-        self.ctx.store.commit()
-        results = self.ctx.client.upsert_contacts([contact_payload(p.client, p.contact_id) for p in pushes])
+            return False
+        pushes = queue[:cut]
+        del queue[:cut]
+        ctx = self.ctx
+        ctx.store.commit()
+        payloads = [contact_payload(p.client, p.contact_id) for p in pushes]
+        results = ctx.client.create_contacts(payloads) if create else ctx.client.upsert_contacts(payloads)
+        clashes: list[tuple[_Push, list[str]]] = []
         for push, result in zip(pushes, results, strict=True):
-            self._apply(push, result.ok, result.record, result.messages)
-        self.ctx.store.commit()
+            if create and not result.ok and is_name_clash(result.messages):
+                clashes.append((push, result.messages))
+            else:
+                self._apply(push, result.ok, result.record, result.messages)
+        ctx.store.commit()
+        for push, messages in clashes:
+            self._resolve_clash(push, messages)
+            ctx.store.commit()
+        return True
+
+    def _resolve_clash(self, push: _Push, messages: list[str]) -> None:
+        """Xero already has an active contact with this new client's name: link the two when
+        they are the same client (see :meth:`_same_client`), else report the plain fix."""
+        ctx, client = self.ctx, push.client
+        try:
+            found = ctx.client.find_contacts_by_name(client.name)
+        except XeroRequestRejected as exc:
+            contact, rule, why_not = None, "", f"Looking the contact up in Xero failed: {exc}"
+        else:
+            contact, rule, why_not = self._same_client(client, found)
+        if contact is None:
+            ctx.record(
+                Outcome.FAILED, direction=TO_XERO, label=client.name, host_id=client.id,
+                message="; ".join(messages), fix=fix_for(messages),
+                details={**(push.details or {}), "not_linked": why_not},
+            )
+            return
+        self._link_existing(push, contact, rule)
+
+    def _same_client(self, client: Client, found: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str, str]:
+        """The Xero contact that is this client, by the match rules: the same normalised name,
+        not linked to another client here, and either its ``ContactNumber`` is this client's id
+        (written by an earlier run that stopped before recording it) or the same e-mail when both
+        have one (a client without an e-mail matches on the name alone). Returns (contact, rule,
+        why not)."""
+        ctx, key = self.ctx, normalise_name(client.name)
+        named = [c for c in found if c.get("ContactID") and normalise_name(str(c.get("Name") or "")) == key
+                 and c.get("ContactStatus") != "ARCHIVED"]
+        links = ctx.store.links_by_xero(ctx.scope, LinkKind.CLIENT, [c["ContactID"] for c in named])
+        free = [c for c in named if c["ContactID"] not in links or links[c["ContactID"]].host_id == str(client.id)]
+        if not free:
+            why = "it is linked to another client here" if named else "Xero did not return it"
+            return None, "", f"The Xero contact with this name was not linked: {why}."
+        ours = [c for c in free if str(c.get("ContactNumber") or "") == str(client.id)]
+        if len(ours) == 1:
+            return ours[0], "number", ""
+        host_email = normalise_email(client.email)
+        same = [c for c in free if normalise_email(str(c.get("EmailAddress") or "")) == host_email] if host_email \
+            else free
+        if len(same) != 1:
+            return None, "", ("The Xero contact with this name has a different e-mail address, so it may be "
+                              "another client." if host_email else "Several Xero contacts have this name.")
+        return same[0], "email" if host_email else "name", ""
+
+    def _link_existing(self, push: _Push, contact: dict[str, Any], rule: str) -> None:
+        """Link a new client to the Xero contact that already has its name; the conflict policy
+        decides whose values win, the other side's fill the gaps, and each side that differs
+        from the result is updated (the host now, Xero through the queue)."""
+        ctx, client, contact_id = self.ctx, push.client, str(contact["ContactID"])
+        xero_value = client_from_contact(contact)
+        policy = ctx.preferences.conflict_policy or "xero_wins"
+        winner, loser = (xero_value, client) if policy == "xero_wins" else (client, xero_value)
+        merged = merge_for_link(winner, loser, client)
+        needs_push = client_fingerprint(merged) != client_fingerprint(xero_value)
+        try:
+            ctx.store.save_link(
+                ctx.scope, LinkKind.CLIENT, str(client.id), contact_id,
+                fingerprint=client_fingerprint(xero_value if needs_push else merged),
+                xero_key=normalise_name(xero_value.name), xero_updated_at=xero_updated_at(contact),
+            )
+        except LinkConflict:
+            ctx.record(
+                Outcome.NEEDS_REVIEW, direction=TO_XERO, label=client.name, host_id=client.id, xero_id=contact_id,
+                message="Xero has a contact with this name that is already linked to another client.",
+                fix="Two clients here look like the same Xero contact. Merge them here, or rename one.",
+                details={"candidates": [candidate_of_contact(contact)], "kind": "client"},
+            )
+            return
+        if client_fingerprint(merged) != client_fingerprint(client):
+            ctx.host.save_clients(ctx.account_id, [merged])
+        if needs_push:
+            self.add(merged, contact_id, "")
+        details = {**(push.details or {}), "rule": rule, "found_by": "name clash",
+                   "losing": losing_values(merged, loser)}
+        ctx.record(Outcome.LINKED, direction=TO_XERO, label=merged.name, host_id=client.id, xero_id=contact_id,
+                   details=details)
 
     def _apply(self, push: _Push, ok: bool, record: dict[str, Any], messages: list[str]) -> None:
         ctx, client = self.ctx, push.client
@@ -567,7 +672,7 @@ class ClientsStage:
         ctx, pusher = self.ctx, self.pusher
         ctx.progress(0, total=self.host_total + self.xero_seen)
         for push in deferred:
-            pusher.pending.append(push)
+            pusher.add(push.client, push.contact_id, push.outcome, push.details)
             pusher.flush(full_batches_only=True)
         pushed_names: set[str] = set()
         for chunk in batched(changed, PUSH_BATCH):

@@ -49,7 +49,6 @@ class SyncContext:
     done: int = 0
     total: int | None = None
     calls_before: int = 0
-    extra_calls: Callable[[], int] = lambda: 0
 
     @property
     def account_id(self) -> str:
@@ -57,7 +56,7 @@ class SyncContext:
 
     @property
     def api_calls(self) -> int:
-        return self.client.calls - self.calls_before + self.extra_calls()
+        return self.client.calls - self.calls_before
 
     def enter(self, stage: str, total: int | None = None) -> None:
         self.stage, self.done, self.total = stage, 0, total

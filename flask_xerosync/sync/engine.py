@@ -53,10 +53,11 @@ def _configured_app_url() -> str:
 class SyncEngine:
     """One sync run of one account with one Xero organisation.
 
-    ``client`` is a :class:`~flask_xerosync.xero.client.XeroClient` whose session can check
-    ``/connections`` (``verify_connection()``, as the extension's authorised session does).
-    ``xero_app_url`` builds the links into Xero stored on pushed invoices (default: the app's
-    ``XEROSYNC_XERO_APP_URL``).
+    ``client`` is a :class:`~flask_xerosync.xero.client.XeroClient`; its ``calls`` count every
+    request of the run, the connect check included. ``connection_checks`` counts the
+    tenant-less ``/connections`` calls among them, which Xero (and the sandbox's
+    per-organisation counters) do not count against the organisation. ``xero_app_url`` builds
+    the links into Xero stored on pushed invoices (default: the app's ``XEROSYNC_XERO_APP_URL``).
     """
 
     def __init__(
@@ -86,7 +87,6 @@ class SyncEngine:
             report=report,
             xero_app_url=(xero_app_url or _configured_app_url()).rstrip("/"),
             calls_before=client.calls,
-            extra_calls=lambda: self.connection_checks,
         )
 
     def run(self) -> dict[str, dict[str, int]]:
@@ -113,9 +113,5 @@ class SyncEngine:
     def _check_connection(self) -> None:
         """One tenant-less ``GET /connections``: a token can still refresh while the organisation
         was disconnected, so the run confirms the tenant first (raises ``ReconnectNeeded``)."""
-        session = getattr(self.client, "session", None) or getattr(self.client, "_session", None)
-        verify = getattr(session, "verify_connection", None)
-        if verify is None:
-            raise TypeError("the Xero client's session has no verify_connection(); use the extension's session")
         self.connection_checks += 1
-        verify()
+        self.client.verify_connection()

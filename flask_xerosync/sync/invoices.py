@@ -21,6 +21,7 @@ from ..host import Invoice, InvoiceLine
 from ..models import InvoiceFlag, InvoiceState, LinkKind, Outcome, utcnow
 from .contacts import ContactPusher, host_clients_by_id
 from .context import SyncContext, batched
+from .matching import normalise_code, normalise_name
 from .outcomes import PAID_IN_XERO, TO_XERO, fix_for, has_payment
 
 BATCH = 50
@@ -53,6 +54,32 @@ def is_paid(record: dict[str, Any]) -> bool:
 
 def _money(value: Any) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
+
+
+def _line_key(line: dict[str, Any]) -> tuple[str, str]:
+    return normalise_name(str(line.get("Description") or "")), normalise_code(str(line.get("ItemCode") or ""))
+
+
+def line_item_ids(sent: list[dict[str, Any]], existing: list[dict[str, Any]]) -> list[str | None]:
+    """The Xero ``LineItemID`` each line to send keeps (``None``: a new line).
+
+    Xero removes every line an update does not send, so each host line that is still one of the
+    Xero lines must carry its ID. First lines with the same description and item code pair up in
+    order (a line inserted or removed elsewhere moves nothing); the rest pair by position (a line
+    edited in place). Xero lines left unpaired are the ones the host removed.
+    """
+    ids: list[str | None] = [None] * len(sent)
+    free = [index for index, line in enumerate(existing) if line.get("LineItemID")]
+    for position, line in enumerate(sent):
+        same = next((index for index in free if _line_key(existing[index]) == _line_key(line)), None)
+        if same is not None:
+            ids[position] = str(existing[same]["LineItemID"])
+            free.remove(same)
+    for position in range(len(sent)):
+        if ids[position] is None and position in free:
+            ids[position] = str(existing[position]["LineItemID"])
+            free.remove(position)
+    return ids
 
 
 class InvoicesStage:
@@ -93,7 +120,7 @@ class InvoicesStage:
             links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
         return {host_id: link.xero_id for host_id, link in links.items()}
 
-    def _line(self, line: InvoiceLine, item_codes: dict[str, str], existing_id: str | None) -> dict[str, Any]:
+    def _line(self, line: InvoiceLine, item_codes: dict[str, str]) -> dict[str, Any]:
         prefs = self.ctx.preferences
         payload: dict[str, Any] = {
             "Description": line.description.strip() or "-",
@@ -107,14 +134,17 @@ class InvoicesStage:
         tax_type = line.tax_type or (prefs.tax_type if line.taxable else self._zero_rate())
         if tax_type:
             payload["TaxType"] = tax_type
-        if existing_id:
-            payload["LineItemID"] = existing_id
         return payload
 
     def _payload(
         self, invoice: Invoice, contact_id: str, item_codes: dict[str, str], existing: dict[str, Any] | None
     ) -> dict[str, Any]:
-        existing_lines = [line.get("LineItemID") for line in (existing or {}).get("LineItems") or []]
+        lines = [self._line(line, item_codes) for line in invoice.lines]
+        if existing is not None:
+            existing_lines = [line for line in existing.get("LineItems") or [] if isinstance(line, dict)]
+            for line, line_item_id in zip(lines, line_item_ids(lines, existing_lines), strict=True):
+                if line_item_id:
+                    line["LineItemID"] = line_item_id
         payload: dict[str, Any] = {
             "Type": "ACCREC",
             "Contact": {"ContactID": contact_id},
@@ -123,10 +153,7 @@ class InvoicesStage:
             "Date": invoice.issue_date,
             "Status": self.ctx.preferences.invoice_status or "DRAFT",
             "LineAmountTypes": "Exclusive",
-            "LineItems": [
-                self._line(line, item_codes, existing_lines[position] if position < len(existing_lines) else None)
-                for position, line in enumerate(invoice.lines)
-            ],
+            "LineItems": lines,
         }
         if invoice.due_date:
             payload["DueDate"] = invoice.due_date

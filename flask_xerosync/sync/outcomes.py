@@ -12,9 +12,11 @@ TO_HOST = "to_host"
 
 PAID_IN_XERO = "Paid in Xero; left untouched"
 
+_NAME_CLASH = re.compile(r"The contact name (?P<name>.+?) is already assigned to another contact", re.DOTALL)
+
 _FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"The contact name (?P<name>.+?) is already assigned to another contact", re.S),
+        _NAME_CLASH,
         "A different Xero contact is already called {name}. Rename one of them (in Xero or here), "
         "or archive the one in Xero you no longer use, then sync again.",
     ),
@@ -86,6 +88,11 @@ def fix_for(messages: list[str]) -> str:
             if found:
                 return template.format(**found.groupdict())
     return GENERIC_FIX
+
+
+def is_name_clash(messages: list[str]) -> bool:
+    """Xero refused a contact because an active contact already has its name."""
+    return any(_NAME_CLASH.search(message) for message in messages)
 
 
 def has_payment(messages: list[str]) -> bool:

@@ -29,13 +29,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
 
 from ..errors import (
     ReconnectNeeded,
@@ -53,6 +59,7 @@ from .results import LimitHeaders, WriteResult, element_result, error_messages
 logger = logging.getLogger(__name__)
 
 API_PATH = "/api.xro/2.0"
+CONNECTIONS_PATH = "/connections"
 IDS_PER_REQUEST = 50
 """Xero's URLs hold about 52 GUIDs; 50 per ``IDs=`` / ``InvoiceNumbers=`` request."""
 
@@ -209,7 +216,8 @@ class XeroClient:
         self.max_retries = max_retries
         self.max_rate_limit_retries = max_rate_limit_retries
         self._session = session
-        self._base = api_url.rstrip("/") + API_PATH
+        self._root = api_url.rstrip("/")
+        self._base = self._root + API_PATH
         self._limiter = limiter
         self._backoff = backoff
         self._backoff_max = backoff_max
@@ -232,6 +240,26 @@ class XeroClient:
         with self._lock:
             return self._last_limits
 
+    # Connection
+
+    def verify_connection(self) -> dict[str, Any]:
+        """This organisation's entry in ``GET /connections``; :class:`ReconnectNeeded` when the
+        organisation is no longer connected (a token can still refresh after that).
+
+        The call is tenant-less: Xero counts it against the app-wide minute only, so it takes no
+        place from the organisation's limiter (it is still counted in :attr:`calls`).
+        """
+        body = self._json(self._request("GET", CONNECTIONS_PATH, tenant_less=True), CONNECTIONS_PATH)
+        if not isinstance(body, list):
+            raise XeroUnexpectedResponse("Xero's answer about this app's connections was not a list.")
+        for entry in body:
+            if isinstance(entry, dict) and entry.get("tenantId") == self.tenant_id:
+                return entry
+        raise ReconnectNeeded(
+            f"Xero organisation {self.tenant_id} is no longer connected to this app (it was disconnected "
+            "in Xero, or your access changed). Reconnect to Xero to continue."
+        )
+
     # Reads
 
     def iter_contact_pages(
@@ -239,9 +267,13 @@ class XeroClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Contacts changed since ``modified_since`` (all when ``None``), one page at a time.
 
-        Pages are ordered by ``UpdatedDateUTC``: a contact edited in Xero while we page moves to
-        the end, where a later page still finds it, instead of shifting one we have not read
-        yet onto a page we already have.
+        Pages are ordered by ``UpdatedDateUTC``: a contact created, or edited before we reach
+        it, moves to the end, where a later page still finds it. Known gap: a contact on a page
+        already read that is edited in Xero during the pull also moves to the end, shifting the
+        first contact of the next page onto the page already read; that contact is missed by
+        this pull, and by the next one too when the caller's mark is the newest
+        ``UpdatedDateUTC`` seen. Ordering by ``ContactID`` (stable under edits) with the mark
+        taken from Xero's clock when the pull starts would close it.
         """
         page = 1
         while True:
@@ -278,6 +310,17 @@ class XeroClient:
         contacts = self._collection(body, "Contacts")
         return contacts[0] if contacts else None
 
+    def find_contacts_by_name(self, name: str) -> list[dict[str, Any]]:
+        """The active contacts called ``name`` (Xero compares names case-insensitively): one
+        ``GET /Contacts?where=Name=="…"``, the form Xero documents for ``where``.
+
+        A double quote or backslash inside the name is escaped with a backslash, as string
+        literals in Xero's (.NET Dynamic LINQ) ``where`` expressions are written.
+        """
+        literal = name.strip().replace("\\", "\\\\").replace('"', '\\"')
+        body = self._get("/Contacts", params={"where": f'Name=="{literal}"', "includeArchived": "false"})
+        return self._collection(body, "Contacts")
+
     def get_items(self, modified_since: datetime | None, *, where: str | None = "IsSold==true") -> list[dict[str, Any]]:
         """Items changed since ``modified_since`` (Items are not paged), at four decimal places."""
         params: dict[str, Any] = {"unitdp": 4}
@@ -297,10 +340,14 @@ class XeroClient:
         return found
 
     def get_invoices(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Invoices by ``InvoiceID`` (with lines, payments and totals), 50 IDs a request."""
+        """Invoices by ``InvoiceID`` with their line items, payments and totals, 50 IDs a request.
+
+        Xero includes ``LineItems`` in a list only when it is paged ("Up to 100 … with line items
+        included for each invoice"), so each chunk asks for ``page=1``: 50 IDs always fit on it.
+        """
         found: list[dict[str, Any]] = []
         for chunk in _chunks(ids, IDS_PER_REQUEST):
-            body = self._get("/Invoices", params={"IDs": ",".join(chunk), "unitdp": 4})
+            body = self._get("/Invoices", params={"IDs": ",".join(chunk), "page": 1, "unitdp": 4})
             found.extend(self._collection(body, "Invoices"))
         return found
 
@@ -321,6 +368,12 @@ class XeroClient:
     def upsert_contacts(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
         return self.write_batches("contacts", records)
 
+    def create_contacts(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        """Create new contacts with ``PUT`` (create only). A ``POST`` without ``ContactID`` matches
+        an existing contact by name and silently overwrites it; ``PUT`` refuses a taken name with
+        "The contact name … is already assigned to another contact", so the caller can decide."""
+        return self.write_batches("contacts", records, create_only=True)
+
     def upsert_items(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
         return self.write_batches("items", records)
 
@@ -332,12 +385,15 @@ class XeroClient:
         kind: str,
         records: Sequence[dict[str, Any]],
         on_batch: Callable[[list[WriteResult]], None] | None = None,
+        *,
+        create_only: bool = False,
     ) -> list[WriteResult]:
         """Create or update ``records`` of ``kind`` (``contacts``, ``items``, ``invoices``).
 
-        One ``POST`` per batch of at most ``batch_size`` records and 3.5 MB; results come back
-        in input order with ``index`` = position in ``records``. ``on_batch`` is called after each
-        batch with that batch's results, so progress can be recorded before the next request.
+        One ``POST`` (``PUT`` with ``create_only``) per batch of at most ``batch_size`` records
+        and 3.5 MB; results come back in input order with ``index`` = position in ``records``.
+        ``on_batch`` is called after each batch with that batch's results, so progress can be
+        recorded before the next request.
         """
         collection = COLLECTIONS.get(kind)
         if collection is None:
@@ -350,7 +406,7 @@ class XeroClient:
             if batch.oversize:
                 batch_results = [self._oversize_result(batch)]
             else:
-                batch_results = self._write_batch(collection, batch, params)
+                batch_results = self._write_batch(collection, batch, params, "PUT" if create_only else "POST")
             results.extend(batch_results)
             if on_batch is not None:
                 on_batch(batch_results)
@@ -368,13 +424,15 @@ class XeroClient:
             ],
         )
 
-    def _write_batch(self, collection: Collection, batch: Batch, params: dict[str, str]) -> list[WriteResult]:
+    def _write_batch(
+        self, collection: Collection, batch: Batch, params: dict[str, str], method: str
+    ) -> list[WriteResult]:
         path = f"/{collection.name}"
         key = idempotency_key(
-            f"{self.tenant_id}|{self._idempotency_scope}", "POST", f"{API_PATH}{path}?{_query(params)}", batch.body
+            f"{self.tenant_id}|{self._idempotency_scope}", method, f"{API_PATH}{path}?{_query(params)}", batch.body
         )
         response = self._request(
-            "POST", path, params=params, body=batch.body, idempotency=key, element_errors_ok=True
+            method, path, params=params, body=batch.body, idempotency=key, element_errors_ok=True
         )
         body = self._json(response, path)
         if response.status_code == 400:
@@ -435,13 +493,17 @@ class XeroClient:
         body: bytes | None = None,
         idempotency: str | None = None,
         element_errors_ok: bool = False,
+        tenant_less: bool = False,
     ) -> requests.Response:
         """Send one logical request: retried, throttled, refreshed, and mapped to our errors.
 
         With ``element_errors_ok`` a 400 ``ValidationException`` that lists elements is returned
-        rather than raised (a batch write maps its elements to results).
+        rather than raised (a batch write maps its elements to results). A ``tenant_less`` request
+        (``/connections``) goes to the API root without the tenant header or the limiter.
         """
-        request_headers = {"Accept": "application/json", "xero-tenant-id": self.tenant_id, **(headers or {})}
+        request_headers = {"Accept": "application/json", **(headers or {})}
+        if not tenant_less:
+            request_headers["xero-tenant-id"] = self.tenant_id
         if body is not None:
             request_headers["Content-Type"] = "application/json"
         if idempotency is not None:
@@ -459,7 +521,7 @@ class XeroClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(method, path, params, request_headers, body, element_errors_ok)
+                    return self._attempt(method, path, params, request_headers, body, element_errors_ok, tenant_less)
         except _Throttled as throttled:
             raise XeroUnavailable(
                 f"Xero kept refusing {method} {_area(path)} for exceeding its rate limit "
@@ -482,10 +544,11 @@ class XeroClient:
         headers: dict[str, str],
         body: bytes | None,
         element_errors_ok: bool,
+        tenant_less: bool,
     ) -> requests.Response:
         refreshed = False
         while True:
-            response = self._send(method, path, params, headers, body)
+            response = self._send(method, path, params, headers, body, tenant_less)
             if response.status_code < 400:
                 return response
             if element_errors_ok and response.status_code == 400 and _validation_elements(_body(response)):
@@ -494,7 +557,7 @@ class XeroClient:
                 self._session.force_refresh()
                 refreshed = True
                 continue
-            raise self._failure(method, path, response, refreshed)
+            raise self._failure(method, path, response, tenant_less)
 
     def _send(
         self,
@@ -503,14 +566,15 @@ class XeroClient:
         params: Mapping[str, Any] | None,
         headers: dict[str, str],
         body: bytes | None,
+        tenant_less: bool,
     ) -> requests.Response:
-        with self._limiter.slot():
+        with nullcontext() if tenant_less else self._limiter.slot():
             with self._lock:
                 self._calls += 1
             try:
                 response = self._session.request(
                     method,
-                    self._base + path,
+                    (self._root if tenant_less else self._base) + path,
                     headers=headers,
                     params=_query(params) if params else None,
                     data=body,
@@ -518,7 +582,7 @@ class XeroClient:
                 )
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 raise _TransientFailure(f"{type(exc).__name__}: no complete answer from Xero") from exc
-        if response.status_code == 429:
+        if response.status_code == 429 or tenant_less:
             limits = LimitHeaders.from_headers(response.headers)  # Retry-After rules, see _failure
         else:
             limits = self._limiter.observe(response.headers)
@@ -526,8 +590,9 @@ class XeroClient:
             self._last_limits = limits
         return response
 
-    def _failure(self, method: str, path: str, response: requests.Response, refreshed: bool) -> Exception:
-        """The exception for an error response (retryable ones are private markers)."""
+    def _failure(self, method: str, path: str, response: requests.Response, tenant_less: bool) -> Exception:
+        """The exception for an error response (retryable ones are private markers). A 429 on a
+        tenant-less call is the app-wide limit: it waits, but pauses no organisation."""
         status = response.status_code
         body = _body(response)
         messages = error_messages(body)
@@ -536,9 +601,9 @@ class XeroClient:
         if status == 429:
             problem = (response.headers.get("X-Rate-Limit-Problem") or "").strip().lower()
             retry_after = _retry_after(response.headers)
-            if problem in ("day", "daily"):
+            if problem in ("day", "daily") and not tenant_less:
                 return self._limiter.exhaust_day(retry_after if retry_after is not None else self._limiter.day_seconds)
-            if retry_after is not None:
+            if retry_after is not None and not tenant_less:
                 self._limiter.pause(retry_after)
             return _Throttled(retry_after, problem)
         if status >= 500:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -145,3 +146,26 @@ def test_unknown_endpoint_is_not_found(org: Org, make_client: Callable[..., Xero
     client = make_client()
     with pytest.raises(XeroNotFound):
         client._get("/Quotes")  # the sandbox serves no Quotes
+
+
+def test_contacts_are_found_by_name_in_one_call(org: Org, make_client: Callable[..., XeroClient]) -> None:
+    seeded = org.control.seed_contacts(org.tenant_id, [
+        {"Name": 'Dave "The Plumber" Smith', "EmailAddress": "dave@x.example"},
+        {"Name": "Back\\slash Ltd"},
+        {"Name": "Dave Smith"},
+        {"Name": "Gone Ltd"},
+    ])
+    org.control.archive_contact(org.tenant_id, seeded[3]["ContactID"])
+    session = org.session()
+    client = make_client(session=session)
+
+    quoted = client.find_contacts_by_name('  dave "the plumber" smith ')
+    slashed = client.find_contacts_by_name("Back\\slash Ltd")
+    archived = client.find_contacts_by_name("Gone Ltd")
+
+    assert [c["ContactID"] for c in quoted] == [seeded[0]["ContactID"]]
+    assert [c["ContactID"] for c in slashed] == [seeded[1]["ContactID"]]
+    assert archived == [] and client.find_contacts_by_name("Nobody") == []
+    assert client.calls == 4
+    query = parse_qs(urlsplit(session.responses[0].request.url).query)
+    assert query["where"] == ['Name=="dave \\"the plumber\\" smith"'] and query["includeArchived"] == ["false"]

@@ -149,6 +149,33 @@ def test_invoices_come_back_with_xeros_numbers_and_totals(org: Org, make_client:
     assert client.get_invoices([result.record["InvoiceID"]])[0]["InvoiceNumber"] == "HOST-1001"
 
 
+def test_invoices_by_id_come_with_their_line_items_in_chunks_of_50(
+    org: Org, make_client: Callable[..., XeroClient]
+) -> None:
+    session = org.session()
+    client = make_client(session=session)
+    contact = client.upsert_contacts(contacts(1))[0].record
+    invoices = [
+        {"Type": "ACCREC", "Contact": {"ContactID": contact["ContactID"]}, "InvoiceNumber": f"HOST-{n}",
+         "LineItems": [{"Description": "Labour", "Quantity": Decimal(1), "UnitAmount": Decimal("80.1234")},
+                       {"Description": "Parts", "Quantity": Decimal(2), "UnitAmount": Decimal(5)}]}
+        for n in range(60)
+    ]
+    written = client.upsert_invoices(invoices)
+    ids = [result.record["InvoiceID"] for result in written]
+    before = client.calls
+
+    found = client.get_invoices(ids)
+
+    assert client.calls - before == 2
+    assert all("page=1" in response.request.url for response in session.responses[-2:])
+    assert sorted(i["InvoiceID"] for i in found) == sorted(ids)
+    lines = found[0]["LineItems"]
+    assert [line["Description"] for line in lines] == ["Labour", "Parts"]
+    assert all(line["LineItemID"] for line in lines)
+    assert lines[0]["UnitAmount"] == Decimal("80.1234")
+
+
 def test_a_record_too_large_for_one_request_is_reported_and_not_sent(
     org: Org, make_client: Callable[..., XeroClient]
 ) -> None:
@@ -217,3 +244,22 @@ def test_nested_validation_messages_and_warnings_are_collected() -> None:
 def test_unknown_kind_is_refused(make_client: Callable[..., XeroClient]) -> None:
     with pytest.raises(ValueError, match="unknown kind"):
         make_client().write_batches("payments", [{}])
+
+
+def test_create_contacts_refuses_a_taken_name_where_an_upsert_would_merge(
+    org: Org, make_client: Callable[..., XeroClient]
+) -> None:
+    session = org.session()
+    client = make_client(session=session)
+    [existing] = org.control.seed_contacts(org.tenant_id, [{"Name": "Lighthouse Diner", "EmailAddress": "a@x.example"}])
+
+    [refused] = client.create_contacts([{"Name": "lighthouse diner", "ContactNumber": "host-9", "EmailAddress": "b@x"}])
+    [created] = client.create_contacts([{"Name": "Lighthouse Cafe", "ContactNumber": "host-10"}])
+    [merged] = client.upsert_contacts([{"Name": "lighthouse diner", "ContactNumber": "host-9"}])
+
+    assert not refused.ok
+    assert refused.messages == ["The contact name lighthouse diner is already assigned to another contact. "
+                                "The contact name must be unique across all active contacts."]
+    assert created.ok and created.record["ContactID"] != existing["ContactID"]
+    assert merged.ok and merged.record["ContactID"] == existing["ContactID"]  # why new clients are PUT
+    assert [r.request.method for r in session.responses] == ["PUT", "PUT", "POST"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
 
 from flask_xerosync.extension import current_state
 from flask_xerosync.host import Client
-from tests.sync.conftest import Rig
+from tests.sync.conftest import ACCOUNT, Rig
 
 
 class HostWithLookup:
@@ -39,3 +42,27 @@ def test_the_engine_uses_get_clients_when_the_host_has_it(rig: Rig) -> None:
     assert result.of("clients", "linked") == 1
     assert host.lookups == [[host_id]]
     assert host.scans == [None]  # the step-1 scan only: no full scan to find the linked client
+
+
+def test_the_example_host_looks_clients_up_by_id_within_its_business_only(rig: Rig) -> None:
+    from example_app.host_data import ExampleHostData
+
+    mine = [rig.add_client(f"Client {n}", f"c{n}@x.example") for n in range(3)]
+
+    def add_elsewhere(models: Any) -> str:
+        other = models.db.session.scalar(select(models.Business).where(models.Business.id != int(ACCOUNT)))
+        if other is None:
+            other = models.Business(name="Other Business")
+            models.db.session.add(other)
+            models.db.session.flush()
+        row = models.Client(business_id=other.id, name="Not Yours")
+        models.db.session.add(row)
+        models.db.session.flush()
+        return str(row.id)
+
+    theirs = rig.host(add_elsewhere)
+    with rig.app.app_context():
+        found = ExampleHostData().get_clients(ACCOUNT, [mine[2], mine[0], theirs, "999999", "not-an-id"])
+
+    assert [client.id for client in found] == [mine[0], mine[2]]
+    assert found[0].name == "Client 0" and found[0].email == "c0@x.example"

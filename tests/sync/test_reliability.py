@@ -57,9 +57,9 @@ def test_one_bad_record_fails_alone_and_the_rest_of_its_batch_succeeds(rig: Rig)
 def test_a_dropped_response_after_commit_and_a_500_storm_create_no_duplicate(rig: Rig) -> None:
     for number in range(3):
         rig.add_client(f"Client {number}", f"c{number}@x.example")
-    rig.control.faults(rig.tenant, fail_next=[500, 503, 502], methods=["POST"])
+    rig.control.faults(rig.tenant, fail_next=[500, 503, 502], methods=["PUT"])
     rig.sync(sync_items=False, sync_invoices=False)
-    rig.control.faults(rig.tenant, drop_next=1, methods=["POST"])
+    rig.control.faults(rig.tenant, drop_next=1, methods=["PUT"])
     rig.add_client("Client 3", "c3@x.example")
 
     result = rig.sync(sync_items=False, sync_invoices=False)
@@ -94,7 +94,7 @@ def test_a_run_interrupted_while_pushing_resumes_without_loss_or_duplicates(
 
     for number in range(120):
         rig.add_client(f"Host Client {number:03d}", f"h{number}@x.example")
-    real, calls = XeroClient.upsert_contacts, []
+    real, calls = XeroClient.create_contacts, []
 
     def die_on_the_second_batch(self: XeroClient, records: list[dict]) -> list:  # type: ignore[type-arg]
         calls.append(len(records))
@@ -102,10 +102,10 @@ def test_a_run_interrupted_while_pushing_resumes_without_loss_or_duplicates(
             raise Interrupted("worker killed while pushing clients")
         return real(self, records)
 
-    monkeypatch.setattr(XeroClient, "upsert_contacts", die_on_the_second_batch)
+    monkeypatch.setattr(XeroClient, "create_contacts", die_on_the_second_batch)
     with pytest.raises(Interrupted):
         rig.sync(sync_items=False, sync_invoices=False)
-    monkeypatch.setattr(XeroClient, "upsert_contacts", real)
+    monkeypatch.setattr(XeroClient, "create_contacts", real)
     assert calls == [50, 50]
     assert len(rig.contacts()) == 50 and len(rig.links("client")) == 50  # batch 1 written and committed
 
@@ -123,18 +123,37 @@ def test_a_crash_after_xero_took_the_write_but_before_our_commit_creates_no_dupl
 
     for number in range(3):
         rig.add_client(f"Client {number}", f"c{number}@x.example")
-    real = XeroClient.upsert_contacts
+    real = XeroClient.create_contacts
 
     def write_then_die(self: XeroClient, records: list[dict]) -> list:  # type: ignore[type-arg]
         real(self, records)
         raise Interrupted("worker killed before the links were committed")
 
-    monkeypatch.setattr(XeroClient, "upsert_contacts", write_then_die)
+    monkeypatch.setattr(XeroClient, "create_contacts", write_then_die)
     with pytest.raises(Interrupted):
         rig.sync(sync_items=False, sync_invoices=False)
-    monkeypatch.setattr(XeroClient, "upsert_contacts", real)
+    monkeypatch.setattr(XeroClient, "create_contacts", real)
     assert len(rig.contacts()) == 3 and rig.links("client") == []
 
     rig.sync(sync_items=False, sync_invoices=False)
 
     assert len(rig.contacts()) == 3 and len(rig.links("client")) == 3
+
+
+def test_a_disconnected_organisation_stops_the_run_at_the_connect_check(rig: Rig) -> None:
+    from flask_xerosync.errors import ReconnectNeeded
+
+    rig.add_client("Quay Cafe", "cafe@quay.example")
+    rig.control.revoke_connection(tenant_id=rig.tenant)
+
+    with pytest.raises(ReconnectNeeded, match="no longer connected"):
+        rig.sync(sync_items=False, sync_invoices=False)
+    assert rig.api_calls() == 0 and rig.contacts() == [] and rig.links("client") == []
+
+
+def test_the_connect_check_is_one_of_the_runs_counted_calls(rig: Rig) -> None:
+    result = rig.sync(sync_clients=False, sync_invoices=False)
+
+    assert result.calls == 1  # the organisation's: GET Items
+    assert [e.api_calls for e in result.events if e.stage == "connect"][-1] == 1
+    assert result.events[-1].api_calls == 2  # /connections is tenant-less, but a call all the same
