@@ -59,10 +59,10 @@ def account_required(view: View) -> View:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        login_manager = getattr(current_app, "login_manager", None)
+        if login_manager is None:
+            abort(401)  # without Flask-Login nobody counts as logged in (``current_user`` needs it)
         if not current_user.is_authenticated:
-            login_manager = getattr(current_app, "login_manager", None)
-            if login_manager is None:
-                abort(401)
             return login_manager.unauthorized()
         account_id = current_state().account_id()
         if account_id is None:

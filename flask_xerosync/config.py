@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -44,9 +45,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class XeroSyncConfig:
+    """The checked settings. The secrets are left out of ``repr`` (debuggers, error reports, logs)."""
+
     client_id: str
-    client_secret: str
-    encryption_keys: tuple[str, ...]
+    client_secret: str = field(repr=False)
+    encryption_keys: tuple[str, ...] = field(repr=False)
     redis_url: str
     scopes: tuple[str, ...]
     url_prefix: str
@@ -101,8 +104,8 @@ def _optional(config: Mapping[str, Any], key: str, default: T, convert: Callable
 
 
 def _positive_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, got {value!r}")
     number = int(value)
     if number <= 0:
         raise ValueError(f"expected a number above zero, got {value!r}")
@@ -110,8 +113,10 @@ def _positive_int(value: Any) -> int:
 
 
 def _positive_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got {value!r}")
     number = float(value)
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise ValueError(f"expected a number above zero, got {value!r}")
     return number
 
@@ -122,6 +127,40 @@ def _url(value: Any) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
     return text
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _name(value: Any) -> str:
+    text = _text(value).strip()
+    if not text:
+        raise ValueError("expected a non-empty name")
+    return text
+
+
+def _htmx_url(value: Any) -> str:
+    """Where the pages load htmx from: an absolute http(s) URL (a CDN) or a path on the host's
+    site ("/static/htmx.min.js"); a relative path would resolve differently on each page."""
+    text = _text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text
+    if not parts.scheme and not parts.netloc and text.startswith("/") and "\\" not in text:
+        return text
+    raise ValueError(f"expected an absolute http(s) URL or a path starting with '/', got {value!r}")
+
+
+def _redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            "XEROSYNC_REDIS_URL is malformed: expected a redis://, rediss:// or unix:// URL "
+            "(for example redis://localhost:6379/0)."
+        )
+    return value
 
 
 def _prefix(value: Any) -> str:
@@ -148,7 +187,15 @@ def _encryption_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
             f"{key} is not set. Generate one with: "
             "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
         )
-    keys = tuple(k.strip() for k in raw.split(",")) if isinstance(raw, str) else tuple(raw)
+    if isinstance(raw, str):
+        keys = tuple(k.strip() for k in raw.split(","))
+    elif isinstance(raw, (list, tuple)) and raw:
+        keys = tuple(raw)
+    else:
+        raise ConfigError(
+            f"{key} is malformed: expected a Fernet key, or several separated by commas, "
+            f"got {type(raw).__name__}."
+        )
     for position, candidate in enumerate(keys, start=1):
         try:
             Fernet(candidate)
@@ -177,30 +224,30 @@ def _endpoints(config: Mapping[str, Any]) -> dict[str, str]:
 def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
     """Read and check every ``XEROSYNC_*`` key of a Flask config."""
     endpoints = _endpoints(config)
-    htmx_url = _optional(config, "XEROSYNC_HTMX_URL", HTMX_CDN_URL, str)
+    htmx_url = _optional(config, "XEROSYNC_HTMX_URL", HTMX_CDN_URL, _htmx_url)
     return XeroSyncConfig(
         client_id=_required_str(config, "XEROSYNC_CLIENT_ID"),
         client_secret=_required_str(config, "XEROSYNC_CLIENT_SECRET"),
         encryption_keys=_encryption_keys(config),
-        redis_url=_required_str(config, "XEROSYNC_REDIS_URL"),
+        redis_url=_redis_url(_required_str(config, "XEROSYNC_REDIS_URL")),
         scopes=_optional(config, "XEROSYNC_SCOPES", _scopes(DEFAULT_SCOPES), _scopes),
         url_prefix=_optional(config, "XEROSYNC_URL_PREFIX", "/settings/accounting-sync", _prefix),
         htmx_url=htmx_url,
-        htmx_integrity=_optional(config, "XEROSYNC_HTMX_INTEGRITY", HTMX_INTEGRITY, str),
+        htmx_integrity=_optional(config, "XEROSYNC_HTMX_INTEGRITY", HTMX_INTEGRITY, _text),
         authorize_url=endpoints["XEROSYNC_AUTHORIZE_URL"],
         token_url=endpoints["XEROSYNC_TOKEN_URL"],
         revocation_url=endpoints["XEROSYNC_REVOCATION_URL"],
         api_url=endpoints["XEROSYNC_API_URL"],
         xero_app_url=endpoints["XEROSYNC_XERO_APP_URL"],
-        base_template=_optional(config, "XEROSYNC_BASE_TEMPLATE", "xerosync/base.html", str),
+        base_template=_optional(config, "XEROSYNC_BASE_TEMPLATE", "xerosync/base.html", _name),
         plan_message=_optional(
             config,
             "XEROSYNC_PLAN_MESSAGE",
             "Xero sync is available on plans that include accounting integrations. "
             "Ask the account owner to upgrade to turn it on.",
-            str,
+            _text,
         ),
-        queue_name=_optional(config, "XEROSYNC_QUEUE_NAME", "xerosync", str),
+        queue_name=_optional(config, "XEROSYNC_QUEUE_NAME", "xerosync", _name),
         job_timeout=_optional(config, "XEROSYNC_JOB_TIMEOUT", 3 * 3600, _positive_int),
         page_size=_optional(config, "XEROSYNC_PAGE_SIZE", 1000, _page_size),
         batch_size=_optional(config, "XEROSYNC_BATCH_SIZE", 50, _batch_size),

@@ -1,7 +1,12 @@
 """Connect, choose an organisation, reconnect and disconnect: the services behind the views.
 
-The authorisation-code flow uses ``state`` and PKCE S256; the state, the code verifier and the
-account id wait in the signed Flask session between the redirect to Xero and the callback.
+The authorisation-code flow uses ``state`` and PKCE S256. Between the redirect to Xero and the
+callback, the code verifier and the account id wait server-side in Redis under a key derived from
+the state (``FLOW_KEY``, expiring after ``FLOW_TTL``), and the state itself in the Flask session.
+The callback must come back to the session that started the flow (the state in its session) and
+takes the Redis entry atomically, so each state completes at most one connection, even when an
+old session cookie is replayed; the verifier is never sent to the browser (Flask's default session
+is a cookie the user can read).
 
 Finding the organisations of *this* consent: Xero puts ``authentication_event_id`` in the access
 token (a JWT), and ``GET /connections?authEventId=`` lists the tenants just authorised. When the
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import logging
@@ -24,6 +30,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from flask import current_app, session, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from .. import signals
@@ -37,6 +44,14 @@ logger = logging.getLogger(__name__)
 
 SESSION_KEY = "xerosync_oauth"
 CODE_VERIFIER_LENGTH = 64
+FLOW_KEY = "xerosync:oauth-flow:{digest}"
+# Time allowed between Connect to Xero and Xero's redirect back (signing in, MFA, choosing orgs).
+FLOW_TTL = 15 * 60
+
+NOT_THIS_FLOW = (
+    "That reply from Xero does not match a connection started from this page (it may be old, "
+    "already used, or opened in another browser). Nothing was changed. Click Connect to Xero to try again."
+)
 
 
 class FlowRefused(XeroSyncError):
@@ -63,12 +78,23 @@ def connection_for(account_id: str) -> Connection | None:
 
 
 def start_authorization(account_id: str) -> str:
-    """The Xero authorise URL to redirect to; remembers state, verifier and account in the session."""
-    config = current_state().config
+    """The Xero authorise URL to redirect to; remembers the flow (see the module docstring)."""
+    state = current_state()
     verifier = generate_token(CODE_VERIFIER_LENGTH)
-    client = authorization_client(config, redirect_uri=url_for("xerosync.callback", _external=True))
-    url, state = client.create_authorization_url(config.authorize_url, code_verifier=verifier)
-    session[SESSION_KEY] = {"state": state, "verifier": verifier, "account_id": account_id}
+    client = authorization_client(state.config, redirect_uri=url_for("xerosync.callback", _external=True))
+    url, flow_state = client.create_authorization_url(state.config.authorize_url, code_verifier=verifier)
+    pending = json.dumps({"verifier": verifier, "account_id": account_id})
+    superseded = session.get(SESSION_KEY)
+    try:
+        if isinstance(superseded, dict) and superseded.get("state"):
+            state.redis.delete(_flow_key(str(superseded["state"])))  # one flow per session
+        state.redis.set(_flow_key(flow_state), pending, ex=FLOW_TTL)
+    except RedisError:
+        raise FlowRefused(
+            "The connection to Xero could not be started because the app's job store (Redis) did not "
+            "answer. Nothing was changed. Try again in a moment."
+        ) from None
+    session[SESSION_KEY] = {"state": flow_state}
     return str(url)
 
 
@@ -78,18 +104,17 @@ def complete_authorization(account_id: str, args: Mapping[str, str]) -> Connecti
     Returns the connection, ``connected`` (one organisation) or ``choosing`` (several). Raises
     :class:`FlowRefused` with a plain message, having stored nothing, in every other case.
     """
-    pending = session.pop(SESSION_KEY, None)
+    started = session.pop(SESSION_KEY, None)
     returned_state = args.get("state", "")
     if (
-        not isinstance(pending, dict)
+        not isinstance(started, dict)
         or not returned_state
-        or not hmac.compare_digest(str(pending.get("state", "")), returned_state)
-        or pending.get("account_id") != account_id
+        or not hmac.compare_digest(str(started.get("state", "")), returned_state)
     ):
-        raise FlowRefused(
-            "That reply from Xero does not match a connection started from this page (it may be "
-            "old, or opened in another browser). Nothing was changed. Click Connect to Xero to try again."
-        )
+        raise FlowRefused(NOT_THIS_FLOW)
+    pending = _take_flow(returned_state)
+    if pending is None or pending.get("account_id") != account_id:
+        raise FlowRefused(NOT_THIS_FLOW)
     if args.get("error"):
         if args["error"] == "access_denied":
             raise FlowRefused("You cancelled in Xero, so nothing was connected.")
@@ -264,6 +289,28 @@ def _organisations_of_consent(token: dict[str, Any]) -> list[Organisation]:
         for entry in entries
         if entry.get("tenantId") and str(entry.get("tenantType", "ORGANISATION")).upper() == "ORGANISATION"
     ]
+
+
+def _flow_key(flow_state: str) -> str:
+    return FLOW_KEY.format(digest=hashlib.sha256(flow_state.encode()).hexdigest())
+
+
+def _take_flow(flow_state: str) -> dict[str, Any] | None:
+    """The pending flow of a state, removed in the same transaction: only one caller gets it."""
+    pipeline = current_state().redis.pipeline(transaction=True)
+    pipeline.get(_flow_key(flow_state))
+    pipeline.delete(_flow_key(flow_state))
+    try:
+        stored, deleted = pipeline.execute()
+    except RedisError:
+        raise FlowRefused(
+            "Xero's reply could not be checked because the app's job store (Redis) did not answer. "
+            "Nothing was changed. Click Connect to Xero to try again."
+        ) from None
+    if stored is None or not deleted:
+        return None
+    pending = json.loads(stored)
+    return pending if isinstance(pending, dict) else None
 
 
 def _auth_event_id(token: Mapping[str, Any]) -> str | None:

@@ -25,7 +25,11 @@ def back_to_settings() -> Response:
 @plan_required
 def connect(account_id: str) -> Response:
     """Connect and Reconnect: start the authorisation-code flow at Xero."""
-    return redirect(flow.start_authorization(account_id))
+    try:
+        return redirect(flow.start_authorization(account_id))
+    except flow.FlowRefused as exc:
+        notify(str(exc), "error")
+        return back_to_settings()
 
 
 @bp.get("/callback")
