@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
@@ -29,6 +29,10 @@ bp = Blueprint("xerosync", __name__, template_folder=str(_templates), static_fol
 View = TypeVar("View", bound=Callable[..., Any])
 
 
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
 @bp.before_request
 def check_csrf() -> Response | None:
     if request.method in SAFE_METHODS:
@@ -36,13 +40,27 @@ def check_csrf() -> Response | None:
     try:
         validate_csrf(request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        return Response(
-            f"This form was refused because its security token is missing or out of date ({exc}). "
-            "Go back, reload the page and try again.",
-            status=400,
-            mimetype="text/plain",
-        )
+        return csrf_refusal(str(exc))
     return None
+
+
+@bp.errorhandler(CSRFError)
+def host_csrf_refusal(error: CSRFError) -> Response:
+    """The host's own CSRFProtect refused one of our requests first: answer as we would."""
+    return csrf_refusal(error.description)
+
+
+def csrf_refusal(reason: str) -> Response:
+    refused = Response(
+        f"This form was refused because its security token is missing or out of date ({reason}). "
+        "Go back, reload the page and try again.",
+        status=400,
+        mimetype="text/plain",
+    )
+    if is_htmx():
+        # htmx swaps no 4xx answer: reload the page instead, which brings a fresh token.
+        refused.headers["HX-Refresh"] = "true"
+    return refused
 
 
 @bp.app_context_processor
@@ -63,7 +81,7 @@ def account_required(view: View) -> View:
         if login_manager is None:
             abort(401)  # without Flask-Login nobody counts as logged in (``current_user`` needs it)
         if not current_user.is_authenticated:
-            return login_manager.unauthorized()
+            return _log_in_again(login_manager.unauthorized())
         account_id = current_state().account_id()
         if account_id is None:
             abort(403)
@@ -71,6 +89,14 @@ def account_required(view: View) -> View:
         return view(*args, **kwargs)
 
     return cast(View, guarded)
+
+
+def _log_in_again(unauthorized: Any) -> Any:
+    """For an htmx request (a poll whose session expired), send the whole page to the login page
+    rather than let htmx swap the login form into a fragment's place."""
+    if is_htmx() and isinstance(unauthorized, Response) and unauthorized.location:
+        return Response(status=401, headers={"HX-Redirect": unauthorized.location})
+    return unauthorized
 
 
 def plan_required(view: View) -> View:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+from flask import Blueprint
 
 
 def routed_blueprint() -> Blueprint:

@@ -16,11 +16,10 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .. import invoice_flags
-from ..blueprint import bp, plan_required
+from ..blueprint import bp, is_htmx, plan_required
 from ..extension import current_state
 from ..models import ConnectionStatus
 from ..oauth.flow import connection_for
-from . import is_htmx
 
 # Connection states in which an invoice may be flagged (a reconnect does not lose flags).
 FLAGGABLE = (ConnectionStatus.CONNECTED, ConnectionStatus.RECONNECT_NEEDED)

@@ -15,12 +15,11 @@ from flask import abort, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from .. import jobs, runs
-from ..blueprint import bp, plan_required, render_page
+from ..blueprint import bp, is_htmx, plan_required, render_page
 from ..errors import XeroSyncError
 from ..extension import current_state
 from ..models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunStatus
 from ..sync import review
-from . import is_htmx
 from .connect import NOTICE_KEY, notify
 
 RECORDS_PER_PAGE = 50

@@ -8,12 +8,11 @@ from flask import request, session
 from werkzeug.wrappers import Response
 
 from .. import settings_service
-from ..blueprint import account_required, bp, plan_required, render_page
+from ..blueprint import account_required, bp, is_htmx, plan_required, render_page
 from ..extension import current_state
 from ..forms import PreferencesForm
 from ..models import Connection, ConnectionStatus, Preferences
 from ..oauth import flow
-from . import is_htmx
 from .connect import NOTICE_KEY, back_to_settings, notify
 
 

@@ -209,3 +209,11 @@ def test_a_host_without_flask_login_gets_401_not_an_error() -> None:
     for route in blueprint_routes(bare):
         response = request(browser, route, url_of(bare, route), {"csrf_token": token})
         assert response.status_code == 401, route
+
+
+def test_an_htmx_request_without_a_session_sends_the_page_to_the_login(app: Flask, client: FlaskClient) -> None:
+    """A progress poll whose session expired must not swap the login form into the progress box."""
+    response = client.get("/settings/accounting-sync/", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login")
+    assert response.get_data() == b""

@@ -76,6 +76,8 @@ def csp_problems(html: str) -> list[str]:
         for name, value in attributes.items():
             if name.startswith("on"):
                 problems.append(f"<{tag} {name}=…> inline event handler")
+            if name == "style":
+                problems.append(f"<{tag} style=…> inline style (blocked by style-src 'self')")
             if name.startswith(("hx-on", "data-hx-on")):
                 problems.append(f"<{tag} {name}=…> htmx inline handler (needs unsafe-eval)")
             if name in ("hx-vals", "hx-headers", "data-hx-vals", "data-hx-headers") and re.match(
@@ -168,6 +170,7 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
     assert csp_problems('<button onclick="go()">x</button>')
     assert csp_problems('<a href="javascript:go()">x</a>')
     assert csp_problems('<div hx-on:click="go()"></div>')
+    assert csp_problems('<span style="width: 40%"></span>')
     assert csp_problems('<div hx-vals="js:{a: go()}"></div>')
     assert csp_problems('<script src="https://cdn.example/htmx.js"></script>')
     assert csp_problems('<script src="/vendor/htmx.min.js"></script>') == []

@@ -122,3 +122,16 @@ def test_a_valid_token_of_the_session_passes_every_route(
             headers = {"X-CSRFToken": token} if placement == "header" else {}
             response = request(harbour_client, route, url_of(app, route, seeded), data, headers)
             assert response.status_code != 400, f"{route} ({placement}): {response.get_data(as_text=True)[:200]}"
+
+
+def test_an_htmx_post_with_a_stale_token_reloads_the_page(app: Flask, sandbox_org: OrgSetup) -> None:
+    """htmx swaps no 400, so a refused htmx POST asks for a reload (which brings a fresh token)."""
+    client = app.test_client()
+    login(client, *HARBOUR_LOGIN)
+    response = client.post(
+        "/settings/accounting-sync/sync", headers={"HX-Request": "true", "X-CSRFToken": "stale-token"}
+    )
+    assert response.status_code == 400
+    assert response.headers["HX-Refresh"] == "true"
+    plain = client.post("/settings/accounting-sync/sync", data={"csrf_token": "stale-token"})
+    assert plain.status_code == 400 and "HX-Refresh" not in plain.headers
