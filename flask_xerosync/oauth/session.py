@@ -109,24 +109,6 @@ class XeroSession(OAuth2Session):
             )
         return response
 
-    def verify_connection(self) -> dict[str, Any]:
-        """The ``/connections`` entry of this tenant; raises ``ReconnectNeeded`` when it is gone.
-
-        A refresh can still succeed while the tenant was disconnected, so a sync checks this first.
-        """
-        response = self.get(self._config.connections_url)
-        if response.status_code == 401:
-            self.force_refresh()
-            response = self.get(self._config.connections_url)
-        response.raise_for_status()
-        for entry in response.json():
-            if entry.get("tenantId") == self.tenant_id:
-                return dict(entry)
-        self._lose_access(
-            f"{self._org_label()} is no longer connected to this app in Xero. "
-            "Reconnect to Xero to continue."
-        )
-
     def _refresh_under_lock(self, stale_access_token: str | None) -> None:
         lock = self._redis.lock(
             refresh_lock_name(self.connection_id),

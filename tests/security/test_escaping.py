@@ -147,8 +147,9 @@ def test_reconnect_reason_with_the_organisation_name(
     with app.app_context():
         state = current_state()
         connection = state.db.session.scalar(select(Connection).where(Connection.account_id == HARBOUR_ACCOUNT))
+        session = state.xero_session(connection)
         with pytest.raises(ReconnectNeeded):
-            state.xero_session(connection).verify_connection()
+            session.get(f"{state.config.accounting_url}/Organisation", headers={"xero-tenant-id": evil_connected})
 
     html = harbour_client.get(SETTINGS).get_data(as_text=True)
 
