@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from . import errors, pages, scopes
 from .jsonfmt import dumps
+from .limits import Decision
 from .state import AccessToken, AuthCode, Grant, PendingConsent, RefreshToken, SandboxState, User
 
 CODE_LIFETIME = 5 * 60
@@ -408,10 +409,9 @@ def bearer_grant(state: SandboxState) -> Grant | errors.ApiError:
         return grant
 
 
-@bp.route("/connections", methods=["GET"])
-@bp.route("/Connections", methods=["GET"])
-def list_connections() -> Response:
-    state = _state()
+def _tenantless_call(state: SandboxState) -> tuple[Grant, Decision] | Response:
+    """The bearer grant of a tenant-less call (``/connections``) and the app-wide minute's
+    decision, or the error response (401, or 429 with ``X-Rate-Limit-Problem: appminute``)."""
     grant = bearer_grant(state)
     if isinstance(grant, errors.ApiError):
         return _json(grant.body, grant.status)
@@ -419,6 +419,17 @@ def list_connections() -> Response:
     if not decision.allowed:
         body = errors.problem(429, "Too Many Requests", "Rate limit exceeded")
         return _json(body, 429, {**decision.headers, "X-Rate-Limit-Problem": "appminute"})
+    return grant, decision
+
+
+@bp.route("/connections", methods=["GET"])
+@bp.route("/Connections", methods=["GET"])
+def list_connections() -> Response:
+    state = _state()
+    admitted = _tenantless_call(state)
+    if isinstance(admitted, Response):
+        return admitted
+    grant, decision = admitted
     auth_event = request.args.get("authEventId")
     conns = [
         state.connection_json(c)
@@ -432,13 +443,10 @@ def list_connections() -> Response:
 @bp.route("/Connections/<conn_id>", methods=["DELETE"])
 def delete_connection(conn_id: str) -> Response:
     state = _state()
-    grant = bearer_grant(state)
-    if isinstance(grant, errors.ApiError):
-        return _json(grant.body, grant.status)
-    decision = state.limiter.app_call(grant.client_id)
-    if not decision.allowed:
-        body = errors.problem(429, "Too Many Requests", "Rate limit exceeded")
-        return _json(body, 429, {**decision.headers, "X-Rate-Limit-Problem": "appminute"})
+    admitted = _tenantless_call(state)
+    if isinstance(admitted, Response):
+        return admitted
+    grant, decision = admitted
     with state.lock:
         conn = state.connections.get(conn_id)
         if conn is None or conn.client_id != grant.client_id or conn.user_id != grant.user_id:
