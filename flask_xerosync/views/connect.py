@@ -6,7 +6,7 @@ from flask import redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..blueprint import bp, plan_required, render_page
-from ..models import ConnectionStatus
+from ..models import Connection, ConnectionStatus
 from ..oauth import flow
 
 NOTICE_KEY = "xerosync_notice"
@@ -52,12 +52,7 @@ def choose(account_id: str) -> Response | str:
     connection = flow.connection_for(account_id)
     if connection is None or connection.status != ConnectionStatus.CHOOSING:
         return back_to_settings()
-    return render_page(
-        "xerosync/choose_org.html",
-        connection=connection,
-        organisations=[flow.Organisation.from_dict(entry) for entry in connection.pending_tenants or []],
-        error="",
-    )
+    return _choose_page(connection, error="")
 
 
 @bp.post("/choose")
@@ -70,15 +65,15 @@ def choose_submit(account_id: str) -> Response | tuple[str, int]:
         if connection is None or connection.status != ConnectionStatus.CHOOSING:
             notify(str(exc), "error")
             return back_to_settings()
-        page = render_page(
-            "xerosync/choose_org.html",
-            connection=connection,
-            organisations=[flow.Organisation.from_dict(entry) for entry in connection.pending_tenants or []],
-            error=str(exc),
-        )
-        return page, 422
+        return _choose_page(connection, error=str(exc)), 422
     notify(f"Connected to {connection.tenant_name}.")
     return back_to_settings()
+
+
+def _choose_page(connection: Connection, *, error: str) -> str:
+    """The organisations the last consent offered, to pick the one this account syncs with."""
+    organisations = [flow.Organisation.from_dict(entry) for entry in connection.pending_tenants or []]
+    return render_page("xerosync/choose_org.html", connection=connection, organisations=organisations, error=error)
 
 
 @bp.get("/disconnect")
