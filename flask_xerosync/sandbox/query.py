@@ -29,6 +29,7 @@ _TOKEN_RE = re.compile(
 )
 _CALL_RE = re.compile(r'\.(?P<name>[A-Za-z]+)\(\s*"(?P<arg>(?:[^"\\]|\\.)*)"\s*\)')
 _STRING_METHODS = {"Contains", "StartsWith", "EndsWith"}
+_ESCAPE_RE = re.compile(r'\\(["\\])')
 _UNSUPPORTED_HINT = (
     'The sandbox supports Field=="value", Field!="value", Field==true/false, Field==null, '
     'Field==guid("…"), Field.Contains("…")/StartsWith/EndsWith, joined with && or AND.'
@@ -61,9 +62,15 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
     return out
 
 
+def _unescape(text: str) -> str:
+    """A string literal's text with ``\\"`` and ``\\\\`` decoded (the escapes clients send for a
+    double quote or a backslash); any other character, non-ASCII included, is kept as written."""
+    return _ESCAPE_RE.sub(r"\1", text)
+
+
 def _literal(kind: str, text: str, expression: str) -> Any:
     if kind == "string":
-        return bytes(text[1:-1], "utf-8").decode("unicode_escape") if "\\" in text else text[1:-1]
+        return _unescape(text[1:-1])
     if kind == "guid":
         raw = text[text.index('"') + 1 : text.rindex('"')]
         try:
@@ -96,7 +103,7 @@ def parse_where(expression: str, type_name: str, fields: set[str]) -> list[Claus
             call = _CALL_RE.fullmatch(tokens[i + 1][1].strip())
             if not call or call.group("name") not in _STRING_METHODS:
                 raise _unsupported(expression, f"method '{tokens[i + 1][1]}' is not supported")
-            clauses.append(Clause(path, call.group("name"), call.group("arg")))
+            clauses.append(Clause(path, call.group("name"), _unescape(call.group("arg"))))
             i += 2
         elif i + 2 < len(tokens) and tokens[i + 1] in (("op", "=="), ("op", "!=")):
             value = _literal(tokens[i + 2][0], tokens[i + 2][1], expression)

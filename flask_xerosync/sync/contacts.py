@@ -5,15 +5,21 @@ The stage runs in three streaming steps so memory stays bounded by page and batc
 1. scan the host clients changed since the last sync into compact indexes (ids, e-mails,
    normalised names), note which linked ones really changed (fingerprint differs), and spool
    them to a temporary file for step 3;
-2. pull the Xero contacts changed since the last sync page by page: echoes are counted as
-   unchanged and skipped by fingerprint, Xero-side edits update the host (or lose to the host
-   under ``host_wins``), unlinked contacts are matched to host clients or created in the host;
-3. push, in full batches of 50, the writes step 2 decided (deferred to a second spool: a
-   contact written while paging by ``UpdatedDateUTC`` would move behind the unread pages and
-   shift an unread contact onto a page already read), then what the first spool still needs
+2. pull the Xero contacts changed since the last sync page by page (in ``ContactID`` order,
+   see :meth:`XeroClient.iter_contact_pages`): echoes are counted as unchanged and skipped by
+   fingerprint, Xero-side edits update the host (or lose to the host under ``host_wins``),
+   unlinked contacts are matched to host clients or created in the host;
+3. push, in full batches of 50, the writes step 2 decided (deferred to a second spool, so
+   batches stay full across pages and a contact we create cannot come back on a later page of
+   the same pull), then what the first spool still needs
    (edits of linked clients, and new clients created with ``ContactNumber`` = host id; a new
    client refused because Xero already has its name is looked up and linked when the match
    rules say it is the same client).
+
+The next pull starts from Xero's clock at this pull's first page, less :data:`PULL_MARK_MARGIN`
+(not from the newest ``UpdatedDateUTC`` seen): a contact edited in Xero while we page, or one
+that joined a page already read, is found by the next pull; re-reading our own writes costs
+no change (echo suppression).
 
 Every page and batch is committed before the next call to Xero. So no write transaction is
 open while a request runs (a token refresh stores the new token through its own connection,
@@ -27,7 +33,7 @@ import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from ..errors import XeroRequestRejected
@@ -44,6 +50,9 @@ _RULE_ORDER = {"number": 0, "email": 1, "name": 2}
 SYNCED_FIELDS = ("name", "email", "phone", "first_name", "last_name", "address", "archived")
 _SCAN_CHUNK = 500
 PUSH_BATCH = 50
+PULL_MARK_MARGIN = timedelta(seconds=1)
+"""Taken off Xero's clock for the next pull's ``If-Modified-Since``, which Xero compares to the
+second: a contact edited in the second before the first page was served is read again."""
 
 
 # Mapping
@@ -438,7 +447,7 @@ class ClientsStage:
         self.held: set[str] = set()
         self.claimed: dict[str, str] = {}
         self.reviewed: set[str] = set()
-        self.newest: datetime | None = self.xero_mark
+        self.pull_started: datetime | None = None
         self.pusher = ContactPusher(ctx)
         self.deferred: IO[bytes]
         self.host_total = 0
@@ -451,16 +460,25 @@ class ClientsStage:
             self.host_total = self._scan_host(changed)
             self.ctx.enter("clients", self.host_total)
             for page in self.ctx.client.iter_contact_pages(self.xero_mark, include_archived=True):
-                self._handle_page(page)
+                if page.number == 1:
+                    self.pull_started = page.xero_time
+                if page.contacts:
+                    self._handle_page(page.contacts)
             deferred.seek(0)
             changed.seek(0)
             self._push(_read_spool(deferred), _read_spool(changed))
-        return {"xero_contacts": iso(self.newest) or "", "host_clients": iso(started) or ""}
+        return {"xero_contacts": iso(self._next_xero_mark()) or "", "host_clients": iso(started) or ""}
+
+    def _next_xero_mark(self) -> datetime | None:
+        """Where the next pull starts: Xero's clock at this pull's first page less the margin,
+        to the second. Without that clock (a ``304``, or an answer without ``DateTimeUTC``)
+        the mark stays where it was: the next pull reads more, but misses nothing."""
+        if self.pull_started is None:
+            return self.xero_mark
+        return (self.pull_started - PULL_MARK_MARGIN).replace(microsecond=0)
 
     def _defer(self, client: Client, contact_id: str, outcome: str, details: dict[str, Any] | None = None) -> None:
-        """A write to Xero decided while pulling, sent after the pull: writing a contact while
-        paging by ``UpdatedDateUTC`` would move it behind the pages not read yet and shift an
-        unread contact onto a page already read."""
+        """A write to Xero decided while pulling, sent after the pull (see the module docstring)."""
         pickle.dump(_Push(client, contact_id, outcome, details), self.deferred, protocol=pickle.HIGHEST_PROTOCOL)
 
     # Step 1
@@ -487,9 +505,6 @@ class ClientsStage:
         contacts = [contact for contact in page if contact.get("ContactID")]
         links = ctx.store.links_by_xero(ctx.scope, LinkKind.CLIENT, [c["ContactID"] for c in contacts])
         for contact in contacts:
-            stamp = xero_updated_at(contact)
-            if stamp is not None and (self.newest is None or stamp > self.newest):
-                self.newest = stamp
             if contact["ContactID"] not in links and contact.get("ContactStatus") != "ARCHIVED":
                 self.xero_index.add(contact["ContactID"], contact.get("EmailAddress") or "", contact.get("Name") or "")
         decisions: list[_Decision] = []

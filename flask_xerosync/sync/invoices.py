@@ -22,20 +22,34 @@ from ..models import InvoiceFlag, InvoiceState, LinkKind, Outcome, utcnow
 from .contacts import ContactPusher, host_clients_by_id
 from .context import SyncContext, batched
 from .matching import normalise_code, normalise_name
-from .outcomes import PAID_IN_XERO, TO_XERO, fix_for, has_payment
+from .outcomes import (
+    GENERIC_FIX,
+    PAID_IN_XERO,
+    TO_XERO,
+    fix_for,
+    has_payment,
+    line_tax_type_fix,
+    rejected_tax_type,
+)
 
 BATCH = 50
 TAX_RATES = "tax_rates"
 _ZERO_PREFERENCE = ("NONE", "ZERORATEDOUTPUT", "EXEMPTOUTPUT", "EXEMPTINCOME")
+TAX_EXAMPLES = 2
 
 
-def zero_rate_tax_type(tax_rates: list[dict[str, Any]]) -> str | None:
-    """The organisation's tax type for lines that carry no tax (see the module docstring)."""
-    usable = [
+def sales_tax_rates(tax_rates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The active tax rates a sales line can use."""
+    return [
         rate for rate in tax_rates
         if rate.get("TaxType") and rate.get("Status", "ACTIVE") == "ACTIVE"
         and rate.get("CanApplyToRevenue", True) is not False
     ]
+
+
+def zero_rate_tax_type(tax_rates: list[dict[str, Any]]) -> str | None:
+    """The organisation's tax type for lines that carry no tax (see the module docstring)."""
+    usable = sales_tax_rates(tax_rates)
     zero = [rate for rate in usable if Decimal(str(rate.get("EffectiveRate", "1") or "0")) == 0]
     for wanted in _ZERO_PREFERENCE:
         for rate in zero:
@@ -87,6 +101,7 @@ class InvoicesStage:
         self.ctx = ctx
         self.zero_rate: str | None = None
         self.zero_rate_known = False
+        self.tax_rates: list[dict[str, Any]] | None = None
         self.pushed: list[tuple[str, str, str]] = []
 
     def run(self) -> None:
@@ -101,8 +116,34 @@ class InvoicesStage:
             cached = self.ctx.store.org_list(self.ctx.scope.tenant_id, TAX_RATES)
             if not cached or not all("EffectiveRate" in rate for rate in cached):
                 cached = self.ctx.client.get_tax_rates()
+            self.tax_rates = cached
             self.zero_rate, self.zero_rate_known = zero_rate_tax_type(cached), True
         return self.zero_rate
+
+    def _fix(self, invoice: Invoice, messages: list[str]) -> str:
+        """The fix for Xero's first recognised message. A rejected tax code that the invoice's own
+        lines carry (``InvoiceLine.tax_type``) is changed on those lines, not in the preferences."""
+        for message in messages:
+            code = rejected_tax_type(message)
+            if code is not None:
+                wanted = code.strip().casefold()
+                numbers = [number for number, line in enumerate(invoice.lines, 1)
+                           if (line.tax_type or "").strip().casefold() == wanted]
+                if numbers:
+                    return line_tax_type_fix(code, numbers, self._tax_examples(wanted))
+            fix = fix_for([message])
+            if fix != GENERIC_FIX:
+                return fix
+        return GENERIC_FIX
+
+    def _tax_examples(self, rejected: str) -> list[tuple[str, str]]:
+        """A couple of the organisation's sales tax rates as (code, name), from the rates this run
+        read or the cached list; none when neither is at hand (no call is made for a fix text)."""
+        known = self.tax_rates
+        if known is None:
+            known = self.ctx.store.org_list(self.ctx.scope.tenant_id, TAX_RATES) or []
+        usable = [rate for rate in sales_tax_rates(known) if str(rate["TaxType"]).casefold() != rejected]
+        return [(str(rate["TaxType"]), str(rate.get("Name") or "")) for rate in usable[:TAX_EXAMPLES]]
 
     def _client_links(self, invoices: list[Invoice]) -> dict[str, str]:
         """ContactID per host client id; clients without a link are pushed first."""
@@ -208,7 +249,7 @@ class InvoicesStage:
                     self._paid(flag, invoice, result.record)
                 else:
                     self._reject(flag, label=invoice.number, messages=result.messages,
-                                 message="; ".join(result.messages), fix=fix_for(result.messages))
+                                 message="; ".join(result.messages), fix=self._fix(invoice, result.messages))
         ctx.store.commit()
         self._announce()
         ctx.progress(len(invoice_ids))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ TO_HOST = "to_host"
 PAID_IN_XERO = "Paid in Xero; left untouched"
 
 _NAME_CLASH = re.compile(r"The contact name (?P<name>.+?) is already assigned to another contact", re.DOTALL)
+_TAX_TYPE_INVALID = re.compile(r"The TaxType code '(?P<code>.*?)' is not valid")
 
 _FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -25,7 +27,7 @@ _FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         "A different Xero item already uses the code {code}. Change the code of one of them, then sync again.",
     ),
     (
-        re.compile(r"The TaxType code '(?P<code>.*?)' is not valid"),
+        _TAX_TYPE_INVALID,
         "Xero does not know the tax type {code}. Pick a tax rate of your Xero organisation in the "
         "Accounting Sync settings (Refresh lists if you added it recently), then push again.",
     ),
@@ -88,6 +90,32 @@ def fix_for(messages: list[str]) -> str:
             if found:
                 return template.format(**found.groupdict())
     return GENERIC_FIX
+
+
+def rejected_tax_type(message: str) -> str | None:
+    """The tax code of Xero's "The TaxType code '…' is not valid" message (``None`` for others)."""
+    found = _TAX_TYPE_INVALID.search(message)
+    return found["code"] if found else None
+
+
+def line_tax_type_fix(code: str, line_numbers: Sequence[int], examples: Sequence[tuple[str, str]]) -> str:
+    """The fix when Xero rejects a tax code that invoice lines carry themselves (the host's
+    ``InvoiceLine.tax_type``): the preference is not what to change. ``line_numbers`` count from
+    1; ``examples`` are (code, name) of the organisation's tax rates, when known."""
+    numbers = [str(number) for number in line_numbers]
+    if len(numbers) == 1:
+        which, carry, lines, use = f"Line {numbers[0]}", "carries its", "the line", "uses"
+    else:
+        which = f"Lines {', '.join(numbers[:-1])} and {numbers[-1]}"
+        carry, lines, use = "carry their", "those lines", "use"
+    named = " or ".join(f"{example} ({name})" if name else example for example, name in examples)
+    suggestion = f" (for example {named})" if named else ""
+    return (
+        f"{which} of this invoice {carry} own tax code '{code}' (set in this app, not in the "
+        f"Accounting Sync settings), and your Xero organisation has no such tax rate. Change the tax code of "
+        f"{lines} to one of the organisation's tax rates{suggestion}, or clear it so {lines} {use} the tax rate "
+        "chosen in the Accounting Sync settings, then push again."
+    )
 
 
 def is_name_clash(messages: list[str]) -> bool:

@@ -51,7 +51,7 @@ from ..errors import (
     XeroUnavailable,
     XeroUnexpectedResponse,
 )
-from .dates import http_if_modified_since
+from .dates import http_if_modified_since, parse_xero_date
 from .payloads import Batch, decode_json, idempotency_key, split_batches
 from .ratelimit import RateLimiter
 from .results import LimitHeaders, WriteResult, element_result, error_messages
@@ -97,6 +97,17 @@ _SCOPE_AREAS = {
     "organisation": "organisation settings (accounting.settings)",
     "invoices": "invoices (accounting.transactions or accounting.invoices)",
 }
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a contacts pull: its number, the contacts on it that this pull had not read
+    yet, and Xero's clock when it answered (the envelope's ``DateTimeUTC``; ``None`` when the
+    answer carried none, e.g. a ``304 Not Modified``)."""
+
+    number: int
+    contacts: list[dict[str, Any]]
+    xero_time: datetime | None
 
 
 class _Retryable(Exception):
@@ -264,26 +275,31 @@ class XeroClient:
 
     def iter_contact_pages(
         self, modified_since: datetime | None, *, include_archived: bool = True
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[ContactPage]:
         """Contacts changed since ``modified_since`` (all when ``None``), one page at a time.
 
-        Pages are ordered by ``UpdatedDateUTC``: a contact created, or edited before we reach
-        it, moves to the end, where a later page still finds it. Known gap: a contact on a page
-        already read that is edited in Xero during the pull also moves to the end, shifting the
-        first contact of the next page onto the page already read; that contact is missed by
-        this pull, and by the next one too when the caller's mark is the newest
-        ``UpdatedDateUTC`` seen. Ordering by ``ContactID`` (stable under edits) with the mark
-        taken from Xero's clock when the pull starts would close it.
+        Yields one :class:`ContactPage` per page fetched, the first one even when nothing
+        changed, so the caller always learns Xero's clock at the start of the pull.
+
+        Pages are ordered by ``ContactID``, which an edit does not change. The set being paged
+        only grows while we read (a contact edited or created in Xero joins it; nothing leaves
+        it, as contacts are archived, never deleted), so a contact can only move to a later
+        page: one already read may come back, and is dropped here; one that joins on a page
+        already read is missed by this pull, but it changed after the pull started, so a next
+        pull ``If-Modified-Since`` Xero's clock at the first page (minus a safety margin) finds
+        it. Memory: the ``ContactID`` s read so far (about 100 bytes each).
         """
+        seen: set[str] = set()
         page = 1
         while True:
-            params: dict[str, Any] = {"page": page, "pageSize": self.page_size, "order": "UpdatedDateUTC ASC"}
+            params: dict[str, Any] = {"page": page, "pageSize": self.page_size, "order": "ContactID ASC"}
             if include_archived:
                 params["includeArchived"] = "true"
             body = self._get("/Contacts", params=params, modified_since=modified_since)
             contacts = self._collection(body, "Contacts")
-            if contacts:
-                yield contacts
+            fresh = [contact for contact in contacts if _contact_key(contact) not in seen]
+            seen.update(key for contact in fresh if (key := _contact_key(contact)))
+            yield ContactPage(page, fresh, _xero_time(body))
             pagination = body.get("pagination") if isinstance(body, dict) else None
             page_count = pagination.get("pageCount") if isinstance(pagination, dict) else None
             if isinstance(page_count, int):
@@ -642,6 +658,21 @@ def _log_retry(method: str, path: str, state: RetryCallState) -> None:
         state.upcoming_sleep,
         state.attempt_number + 1,
     )
+
+
+def _contact_key(contact: dict[str, Any]) -> str:
+    return str(contact.get("ContactID") or "").lower()
+
+
+def _xero_time(body: Any) -> datetime | None:
+    """Xero's clock when it answered: the ``DateTimeUTC`` of the response envelope."""
+    value = body.get("DateTimeUTC") if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_xero_date(value)
+    except ValueError:
+        return None
 
 
 def _body(response: requests.Response) -> Any:

@@ -26,33 +26,68 @@ def api_calls(org: Org, path: str) -> int:
     return sum(row["count"] for row in counters["calls"] if row["path"].lower().endswith(path.lower()))
 
 
+def contact_id(n: int) -> str:
+    """ContactIDs whose order is the order of ``n`` (the pull pages by ContactID)."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
 def test_contact_pages_stop_on_page_count(org: Org, make_client: Callable[..., XeroClient]) -> None:
     seed_contacts(org, 25)
-    client = make_client(page_size=10)
+    session = org.session()
+    client = make_client(page_size=10, session=session)
     pages = list(client.iter_contact_pages(None))
-    assert [len(page) for page in pages] == [10, 10, 5]
+    assert [len(page.contacts) for page in pages] == [10, 10, 5]
+    assert [page.number for page in pages] == [1, 2, 3]
     assert client.calls == 3
-    assert len({c["ContactID"] for page in pages for c in page}) == 25
+    ids = [c["ContactID"] for page in pages for c in page.contacts]
+    assert ids == sorted(ids) and len(set(ids)) == 25
+    assert all(parse_qs(urlsplit(r.request.url).query)["order"] == ["ContactID ASC"] for r in session.responses)
     assert client.last_limits is not None and client.last_limits.minute_remaining is not None
 
 
-def test_a_contact_edited_while_paging_is_not_lost(org: Org, make_client: Callable[..., XeroClient]) -> None:
-    seeded = seed_contacts(org, 25)
+def test_each_page_carries_xeros_clock(org: Org, make_client: Callable[..., XeroClient]) -> None:
+    seed_contacts(org, 3)
+    org.control.advance_clock(3600)
+    sandbox_now = datetime.fromisoformat(org.control.now().replace("Z", "+00:00"))
+    [page] = list(make_client().iter_contact_pages(None))
+    assert page.xero_time is not None
+    assert abs(page.xero_time - sandbox_now) < timedelta(minutes=5), "the sandbox's clock, not ours"
+
+
+def test_a_contact_edited_while_paging_keeps_its_place(org: Org, make_client: Callable[..., XeroClient]) -> None:
+    org.control.seed_contacts(org.tenant_id, [{"ContactID": contact_id(n), "Name": f"Customer {n:03d}"}
+                                              for n in range(1, 26)])
     org.control.advance_clock(60)
     client = make_client(page_size=10)
     pages = client.iter_contact_pages(None)
-    seen = [c["ContactID"] for c in next(pages)]
-    org.control.edit_contact(org.tenant_id, seeded[15]["ContactID"], Name="AAA Renamed")
+    seen = [c["ContactID"] for c in next(pages).contacts]
+    org.control.edit_contact(org.tenant_id, contact_id(3), Name="AAA Renamed")
     for page in pages:
-        seen.extend(c["ContactID"] for c in page)
-    assert set(seen) == {c["ContactID"] for c in seeded}
-    assert seen[-1] == seeded[15]["ContactID"]
+        seen.extend(c["ContactID"] for c in page.contacts)
+    assert seen == [contact_id(n) for n in range(1, 26)]
+
+
+def test_a_contact_shifted_onto_the_next_page_is_not_read_twice(
+    org: Org, make_client: Callable[..., XeroClient]
+) -> None:
+    org.control.seed_contacts(org.tenant_id, [{"ContactID": contact_id(n), "Name": f"Customer {n:03d}"}
+                                              for n in range(10, 35)])
+    client = make_client(page_size=10)
+    pages = client.iter_contact_pages(None)
+    first = next(pages)
+    org.control.seed_contacts(org.tenant_id, [{"ContactID": contact_id(n), "Name": f"New {n:03d}"}
+                                              for n in (1, 2, 40)])
+    rest = list(pages)
+    read = [c["ContactID"] for page in [first, *rest] for c in page.contacts]
+    assert read == [contact_id(n) for n in [*range(10, 35), 40]], "shifted ones once, new ones behind us next time"
+    assert [page.number for page in rest] == [2, 3]
+    assert [len(page.contacts) for page in rest] == [8, 8]
 
 
 def test_exact_multiple_of_page_size_needs_no_extra_call(org: Org, make_client: Callable[..., XeroClient]) -> None:
     seed_contacts(org, 20)
     client = make_client(page_size=10)
-    assert [len(page) for page in client.iter_contact_pages(None)] == [10, 10]
+    assert [len(page.contacts) for page in client.iter_contact_pages(None)] == [10, 10]
     assert client.calls == 2
 
 
@@ -60,8 +95,8 @@ def test_archived_contacts_are_included_unless_asked_not_to(org: Org, make_clien
     seeded = seed_contacts(org, 3)
     org.control.archive_contact(org.tenant_id, seeded[0]["ContactID"])
     client = make_client()
-    assert sum(len(p) for p in client.iter_contact_pages(None)) == 3
-    assert sum(len(p) for p in client.iter_contact_pages(None, include_archived=False)) == 2
+    assert sum(len(p.contacts) for p in client.iter_contact_pages(None)) == 3
+    assert sum(len(p.contacts) for p in client.iter_contact_pages(None, include_archived=False)) == 2
 
 
 def test_if_modified_since_narrows_the_pull(org: Org, make_client: Callable[..., XeroClient]) -> None:
@@ -71,11 +106,12 @@ def test_if_modified_since_narrows_the_pull(org: Org, make_client: Callable[...,
     org.control.advance_clock(5)
     org.control.edit_contact(org.tenant_id, seeded[2]["ContactID"], Name="Customer 002 (renamed)")
     client = make_client()
-    changed = [c for page in client.iter_contact_pages(since) for c in page]
+    changed = [c for page in client.iter_contact_pages(since) for c in page.contacts]
     assert [c["Name"] for c in changed] == ["Customer 002 (renamed)"]
     assert parse_xero_date(changed[0]["UpdatedDateUTC"]) >= since
     later = since + timedelta(hours=1)
-    assert list(client.iter_contact_pages(later)) == []
+    [empty] = list(client.iter_contact_pages(later))
+    assert empty.contacts == [] and empty.xero_time is not None, "nothing changed, but Xero's clock is known"
 
 
 def test_contacts_by_id_are_fetched_in_chunks_of_50(org: Org, make_client: Callable[..., XeroClient]) -> None:

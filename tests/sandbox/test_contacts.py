@@ -166,3 +166,26 @@ def test_person_in_xero_can_archive_and_edit(world: World) -> None:
     assert world.control.unarchive_contact(world.tenant_id, contact["ContactID"])["ContactStatus"] == "ACTIVE"
     renamed = world.control.edit_contact(world.tenant_id, contact["ContactID"], Name="Edited")
     assert renamed["Name"] == "Edited"
+
+
+def test_where_string_literals_decode_only_escaped_quotes_and_backslashes(world: World) -> None:
+    world.control.seed_contacts(world.tenant_id, [
+        {"Name": 'José "Joe" Müller'}, {"Name": "Back\\Slash Ltd"}, {"Name": "Line\\nBreak Co"}, {"Name": "Jose Joe"},
+    ])
+    get = lambda where: world.api.get("Contacts", params={"where": where})  # noqa: E731
+    names = lambda r: [c["Name"] for c in r.json()["Contacts"]]  # noqa: E731
+    assert names(get('Name=="José \\"Joe\\" Müller"')) == ['José "Joe" Müller']
+    assert names(get('Name=="josé \\"joe\\" müller"')) == ['José "Joe" Müller']
+    assert names(get('Name.StartsWith("José \\"Jo")')) == ['José "Joe" Müller']
+    assert names(get('Name=="Back\\\\Slash Ltd"')) == ["Back\\Slash Ltd"]
+    assert names(get('Name.Contains("k\\\\S")')) == ["Back\\Slash Ltd"]
+    assert names(get('Name=="Line\\nBreak Co"')) == ["Line\\nBreak Co"], "other escapes are kept as written"
+
+
+def test_contacts_can_be_ordered_by_contact_id(world: World) -> None:
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in (3, 1, 2)]
+    world.control.seed_contacts(world.tenant_id, [{"ContactID": i, "Name": f"Id {i[-1]}"} for i in ids])
+    world.control.edit_contact(world.tenant_id, ids[1], Name="Id 1 edited")
+    response = world.api.get("Contacts", params={"order": "ContactID ASC", "page": 1, "pageSize": 2})
+    assert [c["ContactID"] for c in response.json()["Contacts"]] == sorted(ids)[:2]
+    assert response.json()["pagination"]["pageCount"] == 2

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from flask_xerosync import signals
+from flask_xerosync.extension import current_state
+from flask_xerosync.models import Connection
+from flask_xerosync.settings_service import reference_lists
 from flask_xerosync.sync.invoices import line_item_ids
 from tests.sync.conftest import Rig
 
@@ -64,9 +69,49 @@ def test_a_bad_tax_type_is_rejected_with_a_fix_and_the_rest_of_the_batch_goes_th
     rejected = rig.flag_of(bad)
     assert rejected.state == "rejected"
     assert rejected.message == "The TaxType code 'GST15' is not valid."
-    assert "tax rate" in rejected.fix
+    assert rejected.fix.startswith("Line 1 of this invoice carries its own tax code 'GST15' (set in this app, "
+                                   "not in the Accounting Sync settings)")
+    assert "or clear it so the line uses the tax rate chosen in the Accounting Sync settings" in rejected.fix
+    assert "for example" not in rejected.fix, "no tax rates known: none named, and none read for a fix text"
     assert rig.flag_of(good).state == "pushed"
     assert [i["InvoiceNumber"] for i in rig.invoices()] == ["HFS-3001"]
+
+
+def test_a_rejected_tax_code_of_a_line_names_valid_ones_from_the_cached_tax_rates(rig: Rig) -> None:
+    with rig.app.app_context():
+        connection = current_state().db.session.scalar(select(Connection).where(Connection.account_id == "1"))
+        cached = reference_lists(connection, refresh=True).tax_rates
+    client_id = rig.add_client("Northgate Property", "maintenance@northgate.example")
+    bad = rig.add_invoice("HFS-3003", client_id, [("Labour", "1", "100", None, True),
+                                                   ("Parts", "1", "20", None, True),
+                                                   ("Travel", "1", "30", None, True)])
+
+    def set_codes(models: Any) -> None:
+        lines = models.db.session.get(models.Invoice, int(bad)).lines
+        lines[0].tax_code = lines[2].tax_code = "GST15"
+
+    rig.host(set_codes)
+
+    result = rig.sync(sync_items=False)
+
+    rejected = rig.flag_of(bad)
+    assert result.of("invoices", "failed") == 1
+    assert rejected.fix.startswith("Lines 1 and 3 of this invoice carry their own tax code 'GST15'")
+    named = [f"{rate['TaxType']} ({rate['Name']})" for rate in cached[:2]]
+    assert len(named) == 2 and f"(for example {named[0]} or {named[1]})" in rejected.fix
+
+
+def test_a_rejected_tax_code_from_the_preferences_points_to_the_settings(rig: Rig) -> None:
+    client_id = rig.add_client("Northgate Property", "maintenance@northgate.example")
+    invoice_id = rig.add_invoice("HFS-3004", client_id, [("Labour", "1", "100", None, True)])
+
+    rig.sync(sync_items=False, tax_type="GST15")
+
+    rejected = rig.flag_of(invoice_id)
+    assert rejected.state == "rejected"
+    assert rejected.message == "The TaxType code 'GST15' is not valid."
+    assert rejected.fix == ("Xero does not know the tax type GST15. Pick a tax rate of your Xero organisation in "
+                            "the Accounting Sync settings (Refresh lists if you added it recently), then push again.")
 
 
 def test_a_repush_of_an_unpaid_invoice_updates_its_lines_and_keeps_their_ids(rig: Rig) -> None:
