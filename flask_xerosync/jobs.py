@@ -327,4 +327,5 @@ def build_client(state: XeroSyncState, connection: Connection, *, idempotency_sc
         timeout=config.http_timeout,
         max_retries=config.max_retries,
         idempotency_scope=idempotency_scope,
+        tenant_name=connection.tenant_name,
     )

@@ -211,6 +211,7 @@ class XeroClient:
         backoff: float = 0.5,
         backoff_max: float = 30.0,
         idempotency_scope: str = "",
+        tenant_name: str = "",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -221,6 +222,8 @@ class XeroClient:
         if timeout >= limiter.lease_seconds:
             raise ValueError("timeout must be shorter than the limiter's lease_seconds, or a slow call loses its place")
         self.tenant_id = tenant_id
+        # How messages meant for the business owner name the organisation.
+        self.org_label = f"the Xero organisation {tenant_name}" if tenant_name else "the Xero organisation"
         self.page_size = page_size
         self.batch_size = batch_size
         self.timeout = timeout
@@ -267,8 +270,8 @@ class XeroClient:
             if isinstance(entry, dict) and entry.get("tenantId") == self.tenant_id:
                 return entry
         raise ReconnectNeeded(
-            f"Xero organisation {self.tenant_id} is no longer connected to this app (it was disconnected "
-            "in Xero, or your access changed). Reconnect to Xero to continue."
+            f"{self.org_label[0].upper()}{self.org_label[1:]} is no longer connected to this app (it was "
+            "disconnected in Xero, or your access changed). Reconnect to Xero to continue."
         )
 
     # Reads
@@ -637,8 +640,8 @@ class XeroClient:
             return ReconnectNeeded("Xero did not accept this connection's access token. Reconnect to Xero.")
         if status == 403:
             return ReconnectNeeded(
-                f"Xero refused access to organisation {self.tenant_id}: the organisation was disconnected "
-                "or your access changed. Reconnect."
+                f"Xero refused access to {self.org_label}: the organisation was disconnected "
+                "or your access changed. Reconnect to Xero to continue."
             )
         if status == 404:
             return XeroNotFound(

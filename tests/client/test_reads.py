@@ -169,11 +169,12 @@ def test_settings_reads(org: Org, make_client: Callable[..., XeroClient]) -> Non
 
 
 def test_disconnected_organisation_needs_reconnecting(org: Org, make_client: Callable[..., XeroClient]) -> None:
-    client = make_client()
+    client = make_client(tenant_name="Harbour <Books> Ltd")
     org.control.revoke_connection(tenant_id=org.tenant_id)
     with pytest.raises(ReconnectNeeded) as raised:
         client.get_organisation()
-    assert org.tenant_id in str(raised.value)
+    assert "Xero refused access to the Xero organisation Harbour <Books> Ltd" in str(raised.value)
+    assert org.tenant_id not in str(raised.value)
     assert "Reconnect" in str(raised.value)
     assert org.token["access_token"] not in str(raised.value)
 
