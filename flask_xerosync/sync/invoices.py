@@ -259,10 +259,7 @@ class InvoicesStage:
         xero_id = str(record.get("InvoiceID") or "")
         xero_total = _money(record.get("Total"))
         host_total = invoice.total if invoice.total is not None else invoice.subtotal
-        message = ""
-        if xero_total is not None and host_total is not None and xero_total != host_total:
-            message = (f"Xero's total is {xero_total:.2f}, the total here is {host_total:.2f} "
-                       "(Xero adds tax per line and rounds to cents).")
+        message = total_difference(host_total, xero_total, _money(record.get("SubTotal")))
         flag.state = InvoiceState.PUSHED
         flag.xero_invoice_id = xero_id
         flag.xero_number = str(record.get("InvoiceNumber") or invoice.number)
@@ -304,3 +301,21 @@ class InvoicesStage:
         for invoice_id, xero_id, number in pushed:
             signals.invoice_pushed.send(app, account_id=self.ctx.account_id, invoice_id=invoice_id,
                                         xero_invoice_id=xero_id, xero_number=number)
+
+
+def total_difference(host_total: Decimal | None, xero_total: Decimal | None, xero_subtotal: Decimal | None) -> str:
+    """What to tell the user when Xero's totals disagree with the host's, or "" when they agree.
+
+    A host total may or may not include tax, so it agrees when it equals Xero's total or its
+    subtotal (before tax); anything else comes from rounding (Xero rounds each line and its tax to
+    cents) or from a line that differs, and is reported.
+    """
+    if host_total is None or xero_total is None or host_total in (xero_total, xero_subtotal):
+        return ""
+    before_tax = f" ({xero_subtotal:.2f} before tax)" if xero_subtotal is not None else ""
+    cents = host_total.quantize(Decimal("0.01"))
+    here = f"{cents:.2f}" if cents == host_total else f"{host_total.normalize():f}"
+    return (
+        f"Xero's total is {xero_total:.2f}{before_tax}, the total here is {here}: Xero rounds "
+        "each line and its tax to cents. Check the invoice in Xero before you send it."
+    )

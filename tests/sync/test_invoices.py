@@ -12,7 +12,7 @@ from flask_xerosync import signals
 from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection
 from flask_xerosync.settings_service import reference_lists
-from flask_xerosync.sync.invoices import line_item_ids
+from flask_xerosync.sync.invoices import line_item_ids, total_difference
 from tests.sync.conftest import Rig
 
 
@@ -51,7 +51,7 @@ def test_a_flagged_invoice_with_a_new_client_and_an_unlinked_item(rig: Rig) -> N
     assert flag.xero_number == "HFS-2001" and flag.xero_status == "DRAFT"
     assert flag.xero_url.endswith(f"/AccountsReceivable/View.aspx?InvoiceID={invoice['InvoiceID']}")
     assert flag.xero_total == Decimal("313.13") and flag.host_total == Decimal("277.50")  # tax rounded per line
-    assert "313.13" in flag.message and "277.50" in flag.message
+    assert flag.message == ""  # the host's total is Xero's subtotal: before tax, not a difference
     assert pushed == [{"account_id": "1", "invoice_id": invoice_id, "xero_invoice_id": invoice["InvoiceID"],
                        "xero_number": "HFS-2001"}]
     assert rig.sync(sync_clients=False, sync_items=False).changes() == 0  # nothing flagged any more
@@ -196,3 +196,24 @@ def test_a_repush_of_a_paid_invoice_is_reported_and_left_untouched(rig: Rig) -> 
     [after] = rig.invoices()
     assert after["Status"] == "PAID" and after["Total"] == xero_invoice["Total"]
     assert rig.flag_of(invoice_id).message == "Paid in Xero; left untouched"
+
+
+def test_a_total_that_xero_rounds_differently_is_reported(rig: Rig) -> None:
+    client_id = rig.add_client("Coastal Cafe", "manager@coastalcafe.example")
+    invoice_id = rig.add_invoice("HFS-2101", client_id, [("Washers", "3", "0.3333", None, False)])
+    result = rig.sync(sync_items=False)
+    assert result.of("invoices", "created") == 1
+    flag = rig.flag_of(invoice_id)
+    assert flag.host_total == Decimal("0.9999") and flag.xero_total == Decimal("1.00")
+    assert flag.message.startswith("Xero's total is 1.00 (1.00 before tax), the total here is 0.9999:")
+    [record] = [r for r in result.rows(stage="invoices") if r.label == "HFS-2101"]
+    assert record.message == flag.message
+
+
+def test_total_difference_accepts_totals_with_or_without_tax() -> None:
+    assert total_difference(Decimal("100.00"), Decimal("115.00"), Decimal("100.00")) == ""
+    assert total_difference(Decimal("115.00"), Decimal("115.00"), Decimal("100.00")) == ""
+    assert total_difference(None, Decimal("115.00"), Decimal("100.00")) == ""
+    assert "115.00 (100.00 before tax), the total here is 114.99" in total_difference(
+        Decimal("114.99"), Decimal("115.00"), Decimal("100.00")
+    )
