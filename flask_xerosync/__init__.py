@@ -37,8 +37,8 @@ __all__ = [
     "signals",
 ]
 
-# Imported on first use: the sandbox's pytest plugin lives in this package and is loaded by every
-# pytest run of a host app, which should not pay for Flask-SQLAlchemy, Authlib and RQ up front.
+# Imported on first use, so that importing the package (the sandbox, its pytest plugin, the
+# HostData dataclasses) does not pay for Flask-SQLAlchemy, Authlib and RQ up front.
 _LAZY = {"XeroSync": ".extension", "ConfigError": ".config", "signals": ".signals"}
 
 

@@ -6,12 +6,19 @@ Add a command with ``@xerosync_cli.command("name")``; commands run inside the ap
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
+from rq import Queue, Worker
 
-from .extension import current_state
-from .models import Connection, Run, metadata
+from .models import RunStatus, metadata
+from .services.connections import connection_of
+from .services.run_status import live_progress, reconcile
+from .services.runs import history
+from .services.sync_now import request_sync
+from .state import current_state
+from .web.rendering import progress_text, stage_label
 
 xerosync_cli = AppGroup("xerosync", help="Xero sync: tables, connections, the worker.")
 
@@ -28,7 +35,7 @@ def create_tables() -> None:
 def status(account_id: str) -> None:
     """Show an account's Xero connection: state, organisation, token expiry and last run."""
     session = current_state().db.session
-    connection = session.scalar(select(Connection).where(Connection.account_id == account_id))
+    connection = connection_of(session, account_id)
     if connection is None:
         click.echo(f"Account {account_id}: never connected to Xero.")
         return
@@ -41,12 +48,11 @@ def status(account_id: str) -> None:
         click.echo(f"  connected at: {connection.connected_at.isoformat()}")
     expiry = connection.token_expires_at.isoformat() if connection.token_expires_at else "no token stored"
     click.echo(f"  access token expires: {expiry}")
-    last_run = session.scalar(
-        select(Run).where(Run.account_id == account_id).order_by(Run.created_at.desc()).limit(1)
-    )
-    if last_run is None:
+    last_runs = history(session, account_id, limit=1)
+    if not last_runs:
         click.echo("  last run: none")
     else:
+        last_run = last_runs[0]
         finished = last_run.finished_at.isoformat() if last_run.finished_at else "not finished"
         click.echo(f"  last run: {last_run.status} (started {last_run.created_at.isoformat()}, {finished})")
         if last_run.error:
@@ -57,8 +63,6 @@ def status(account_id: str) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for the sync queue inside this app's context."""
-    from rq import Queue, Worker
-
     state = current_state()
     queue = Queue(state.config.queue_name, connection=state.redis)
     Worker([queue], connection=state.redis).work(burst=burst)
@@ -78,13 +82,8 @@ def rotate_key() -> None:
 def sync(account_id: str, wait: bool) -> None:
     """Sync one account now, like its Sync Now! button: queue a run for the worker (or show the
     one already running) and follow its progress. Exits with an error when the run does not finish."""
-    import time
-
-    from . import jobs, runs
-    from .models import RunStatus
-
     state = current_state()
-    request = jobs.request_sync(account_id)
+    request = request_sync(state, account_id)
     if request.run is None:
         raise click.ClickException(request.refusal)
     run = request.run
@@ -94,11 +93,15 @@ def sync(account_id: str, wait: bool) -> None:
     last_line = ""
     while True:
         state.db.session.refresh(run)
-        runs.reconcile(state.db.session, state.redis, state.config.queue_name, run)
+        reconcile(state.db.session, state.redis, state.config.queue_name, run)
         if run.status not in RunStatus.ACTIVE:
             break
-        progress = runs.live_progress(state.redis, run)
-        line = f"  {progress.stage_label}: {progress.of_text or '…'} ({progress.percent}%)" if progress else f"  {run.status}…"
+        progress = live_progress(state.redis, run)
+        line = (
+            f"  {stage_label(progress.stage)}: {progress_text(progress) or '…'} ({progress.percent}%)"
+            if progress
+            else f"  {run.status}…"
+        )
         if line != last_line:
             click.echo(line)
             last_line = line
@@ -106,7 +109,7 @@ def sync(account_id: str, wait: bool) -> None:
         time.sleep(1)
     for stage, counts in run.counts.items():
         done = ", ".join(f"{number} {outcome.replace('_', ' ')}" for outcome, number in counts.items() if number)
-        click.echo(f"  {runs.STAGE_LABELS.get(stage, stage)}: {done or 'nothing to do'}")
+        click.echo(f"  {stage_label(stage)}: {done or 'nothing to do'}")
     if run.status != RunStatus.DONE:
         raise click.ClickException(f"{run.status}: {run.error}")
     click.echo(f"Run {run.id}: done ({run.api_calls} Xero API calls).")

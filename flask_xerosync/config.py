@@ -74,6 +74,8 @@ class XeroSyncConfig:
     max_retries: int
     refresh_margin: int
     history_size: int
+    redirect_uri: str = ""
+    """``XEROSYNC_REDIRECT_URI``; empty: the callback route's absolute URL, as Flask builds it."""
 
     @property
     def connections_url(self) -> str:
@@ -207,7 +209,44 @@ def _encryption_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
     return keys
 
 
+def _redirect_uri(value: Any) -> str:
+    text = _text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected the absolute http(s) URL Xero sends users back to, got {value!r}")
+    return text
+
+
+def _flag(value: Any) -> bool:
+    """A boolean, or its spelling in an environment variable ("true", "1", "no"…)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected True or False, got {value!r}")
+
+
+def _check_sandbox_allowed(config: Mapping[str, Any]) -> None:
+    """The sandbox is a stand-in for Xero: pointing a production app at it is a mistake, unless
+    the app says so explicitly."""
+    if not config.get("XEROSYNC_SANDBOX_URL"):
+        return
+    if config.get("DEBUG") or config.get("TESTING"):
+        return
+    if _optional(config, "XEROSYNC_ALLOW_SANDBOX", False, _flag):
+        return
+    raise ConfigError(
+        "XEROSYNC_SANDBOX_URL is set, but the app is in neither debug nor testing mode: it would send "
+        "this app's Xero traffic to the local sandbox. Remove XEROSYNC_SANDBOX_URL to talk to Xero, or "
+        "set XEROSYNC_ALLOW_SANDBOX=True if this app really is meant to use the sandbox (a demo)."
+    )
+
+
 def _endpoints(config: Mapping[str, Any]) -> dict[str, str]:
+    _check_sandbox_allowed(config)
     sandbox = config.get("XEROSYNC_SANDBOX_URL")
     resolved: dict[str, str] = {}
     for key, default in XERO_ENDPOINTS.items():
@@ -259,6 +298,7 @@ def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
         max_retries=_optional(config, "XEROSYNC_MAX_RETRIES", 5, _positive_int),
         refresh_margin=_optional(config, "XEROSYNC_REFRESH_MARGIN", 300, _positive_int),
         history_size=_optional(config, "XEROSYNC_HISTORY_SIZE", 20, _positive_int),
+        redirect_uri=_optional(config, "XEROSYNC_REDIRECT_URI", "", _redirect_uri),
     )
 
 

@@ -7,11 +7,14 @@ cross that boundary as the frozen dataclasses below. Money is always :class:`~de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 ItemKind = Literal["service", "product"]
 
@@ -143,3 +146,58 @@ class HostData(Protocol):
     def get_invoices(self, account_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
         """The invoices with those ids that belong to the account (lines included)."""
         ...
+
+
+REQUIRED_METHODS = ("list_clients", "save_clients", "list_items", "save_items", "get_invoices")
+
+
+def check_host_data(host_data: object) -> None:
+    """Refuse (``TypeError``) a ``HostData`` whose required methods are not all really there:
+    missing, not callable, inherited unchanged from :class:`HostData`, or a stub (a body of only
+    a docstring, ``...``, ``pass`` or ``raise NotImplementedError``). The sync would otherwise
+    fail in a worker long after the app started."""
+    problems = [f"{name} ({why})" for name in REQUIRED_METHODS if (why := _unimplemented(host_data, name))]
+    if problems:
+        cls = type(host_data)
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__}, passed to init_app as host_data, does not implement "
+            f"{', '.join(problems)}. Every HostData method the sync calls must be implemented: see "
+            "flask_xerosync.HostData and the README."
+        )
+
+
+def _unimplemented(host_data: object, name: str) -> str:
+    """Why ``host_data.name`` cannot serve, or "" when it can."""
+    method = getattr(host_data, name, None)
+    if method is None:
+        return "missing"
+    if not callable(method):
+        return "not callable"
+    function = getattr(method, "__func__", method)
+    if function is getattr(HostData, name):
+        return "inherited unchanged from HostData"
+    return "a stub" if _is_stub(function) else ""
+
+
+def _is_stub(function: Callable[..., Any]) -> bool:
+    """Whether a function's body does nothing but document itself or refuse. Anything whose source
+    cannot be read (a builtin, a lambda's line) counts as implemented."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return all(_does_nothing(statement) for statement in definition.body)
+
+
+def _does_nothing(statement: ast.stmt) -> bool:
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return True  # a docstring, or ``...``
+    if isinstance(statement, ast.Raise) and statement.exc is not None:
+        raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+        return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+    return False

@@ -107,21 +107,40 @@ class Connection(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+PREFERENCE_DEFAULTS: dict[str, Any] = {
+    "sync_clients": True,
+    "sync_items": True,
+    "sync_invoices": True,
+    "invoice_status": "DRAFT",
+    "sales_account_code": "",
+    "tax_type": "",
+    "conflict_policy": "xero_wins",
+    "contact_filter": "not_suppliers",
+}
+"""The preferences of an account that saved none: the one place they are written down."""
+
+
 class Preferences(Base):
     """What an account syncs and how; saved before the first sync and kept."""
 
     __tablename__ = "xerosync_preferences"
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    sync_clients: Mapped[bool] = mapped_column(Boolean, default=True)
-    sync_items: Mapped[bool] = mapped_column(Boolean, default=True)
-    sync_invoices: Mapped[bool] = mapped_column(Boolean, default=True)
-    invoice_status: Mapped[str] = mapped_column(String(20), default="DRAFT")
-    sales_account_code: Mapped[str] = mapped_column(String(20), default="")
-    tax_type: Mapped[str] = mapped_column(String(40), default="")
-    conflict_policy: Mapped[str] = mapped_column(String(20), default="xero_wins")
-    contact_filter: Mapped[str] = mapped_column(String(20), default="not_suppliers")
+    sync_clients: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["sync_clients"])
+    sync_items: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["sync_items"])
+    sync_invoices: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["sync_invoices"])
+    invoice_status: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["invoice_status"])
+    sales_account_code: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["sales_account_code"])
+    tax_type: Mapped[str] = mapped_column(String(40), default=PREFERENCE_DEFAULTS["tax_type"])
+    conflict_policy: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["conflict_policy"])
+    contact_filter: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["contact_filter"])
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def default_preferences(account_id: str) -> Preferences:
+    """The defaults as an unsaved row (column defaults only apply on insert); every reader of an
+    account's preferences falls back to this."""
+    return Preferences(account_id=account_id, **PREFERENCE_DEFAULTS)
 
 
 class OrgCache(Base):

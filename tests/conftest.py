@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import os
-import uuid
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,2 +1,2 @@
-"""Connecting to Xero with Authlib: clients, the authorisation flow, the token store and the
-authorised session that refreshes tokens under a per-connection lock."""
+"""Connecting to Xero with Authlib: the OAuth sessions, what a consent granted, the encrypted token
+store, and the authorised session that refreshes tokens under a per-connection lock."""

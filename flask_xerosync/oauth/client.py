@@ -1,7 +1,8 @@
-"""Authlib clients configured for Xero (or the sandbox) from ``XeroSyncConfig``."""
+"""Authlib OAuth sessions configured for Xero (or the sandbox) from ``XeroSyncConfig``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from authlib.integrations.requests_client import OAuth2Session
@@ -9,8 +10,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from ..config import XeroSyncConfig
 
 
-def authorization_client(config: XeroSyncConfig, redirect_uri: str) -> OAuth2Session:
-    """A client for the authorisation-code flow: PKCE S256, secret sent as a Basic header."""
+def authorization_session(config: XeroSyncConfig, redirect_uri: str | None = None) -> OAuth2Session:
+    """A session for the authorisation-code flow (and revocation, which needs no ``redirect_uri``):
+    PKCE S256, secret sent as a Basic header."""
     return OAuth2Session(
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -22,5 +24,5 @@ def authorization_client(config: XeroSyncConfig, redirect_uri: str) -> OAuth2Ses
     )
 
 
-def bearer_headers(token: dict[str, Any]) -> dict[str, str]:
+def bearer_headers(token: Mapping[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}

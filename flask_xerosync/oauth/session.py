@@ -8,8 +8,9 @@ with Xero's refresh rules built in (see the design's reliability rules):
   set (another worker may have refreshed meanwhile), refreshes only if that is still needed, and
   commits the new token set before the new access token is used;
 - ``force_refresh()`` (after a 401 ``TokenExpired``) takes the same path;
-- ``invalid_grant``, a 403 ``AuthenticationUnsuccessful`` or a tenant missing from ``/connections``
-  moves the connection to ``reconnect_needed`` and raises :class:`~flask_xerosync.errors.ReconnectNeeded`.
+- ``invalid_grant`` or a 403 ``AuthenticationUnsuccessful`` moves the connection to
+  ``reconnect_needed``, calls the injected ``on_access_lost(connection, reason)`` (the app's state
+  sends ``signals.disconnected`` from there) and raises :class:`~flask_xerosync.errors.ReconnectNeeded`.
 
 Tokens never reach a log or an exception message.
 """
@@ -17,16 +18,15 @@ Tokens never reach a log or an exception message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import redis
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from flask import current_app
 from redis.exceptions import LockError
 
-from .. import signals
 from ..config import XeroSyncConfig
 from ..errors import ReconnectNeeded, XeroSyncError
 from ..models import Connection, ConnectionStatus
@@ -38,19 +38,33 @@ REFRESH_LOCK_TIMEOUT = 30
 
 LIVE_STATUSES = (ConnectionStatus.CONNECTED, ConnectionStatus.CHOOSING)
 
+AccessLost = Callable[[Connection, str], None]
+"""Called with the connection and the plain-language reason when Xero no longer grants access."""
+
+
+def _ignore_access_lost(connection: Connection, reason: str) -> None:
+    """The default ``on_access_lost``: the connection row already says what happened."""
+
 
 def refresh_lock_name(connection_id: str) -> str:
     return f"xerosync:refresh:{connection_id}"
 
 
 def open_session(
-    connection: Connection, *, config: XeroSyncConfig, tokens: TokenStore, redis_client: redis.Redis
+    connection: Connection,
+    *,
+    config: XeroSyncConfig,
+    tokens: TokenStore,
+    redis_client: redis.Redis,
+    on_access_lost: AccessLost = _ignore_access_lost,
 ) -> XeroSession:
     """The authorised session of a connection; ``ReconnectNeeded`` when it holds no token set."""
     token = tokens.token_of(connection)
     if token is None:
         raise ReconnectNeeded("This account is not connected to Xero. Connect to Xero first.")
-    return XeroSession(connection, token, config=config, tokens=tokens, redis_client=redis_client)
+    return XeroSession(
+        connection, token, config=config, tokens=tokens, redis_client=redis_client, on_access_lost=on_access_lost
+    )
 
 
 class XeroSession(OAuth2Session):
@@ -68,12 +82,14 @@ class XeroSession(OAuth2Session):
         config: XeroSyncConfig,
         tokens: TokenStore,
         redis_client: redis.Redis,
+        on_access_lost: AccessLost = _ignore_access_lost,
     ) -> None:
         self.connection = connection
         self.connection_id = connection.id
         self._config = config
         self._tokens = tokens
         self._redis = redis_client
+        self._on_access_lost = on_access_lost
         super().__init__(
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -154,12 +170,7 @@ class XeroSession(OAuth2Session):
 
     def _lose_access(self, reason: str) -> NoReturn:
         self._tokens.mark_reconnect_needed(self.connection, reason)
-        signals.disconnected.send(
-            current_app._get_current_object(),
-            account_id=self.connection.account_id,
-            tenant_id=self.connection.tenant_id,
-            reason="reconnect_needed",
-        )
+        self._on_access_lost(self.connection, reason)
         raise ReconnectNeeded(reason)
 
     def _org_label(self) -> str:

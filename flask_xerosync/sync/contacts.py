@@ -6,7 +6,7 @@ The stage runs in three streaming steps so memory stays bounded by page and batc
    normalised names), note which linked ones really changed (fingerprint differs), and spool
    them to a temporary file for step 3;
 2. pull the Xero contacts changed since the last sync page by page (in ``ContactID`` order,
-   see :meth:`XeroClient.iter_contact_pages`): echoes are counted as unchanged and skipped by
+   see :meth:`XeroApi.iter_contact_pages`): echoes are counted as unchanged and skipped by
    fingerprint, Xero-side edits update the host (or lose to the host under ``host_wins``),
    unlinked contacts are matched to host clients or created in the host;
 3. push, in full batches of 50, the writes step 2 decided (deferred to a second spool, so

@@ -6,16 +6,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..host import HostData
 from ..models import Outcome, Preferences
 from .outcomes import RecordOutcome, Tally
+from .ports import InvoicePushed, XeroApiPort, ignore_invoice_pushed
+from .progress import ProgressEvent
 from .store import Scope, SyncStore
-
-if TYPE_CHECKING:
-    from ..xero.client import XeroClient
-    from .engine import ProgressEvent
 
 T = TypeVar("T")
 
@@ -39,11 +37,12 @@ class SyncContext:
     scope: Scope
     run_id: str
     host: HostData
-    client: XeroClient
+    client: XeroApiPort
     store: SyncStore
     preferences: Preferences
     report: Callable[[ProgressEvent], None]
     xero_app_url: str = ""
+    on_invoice_pushed: InvoicePushed = ignore_invoice_pushed
     tally: Tally = field(default_factory=Tally)
     stage: str = "connect"
     done: int = 0
@@ -65,8 +64,6 @@ class SyncContext:
         self.progress()
 
     def progress(self, handled: int = 0, total: int | None = None) -> None:
-        from .engine import ProgressEvent
-
         self.done += handled
         if total is not None:
             self.total = total

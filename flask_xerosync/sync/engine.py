@@ -11,8 +11,6 @@ rest of the batch is rolled back first. A failure of one record never fails the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..host import HostData
 from ..models import Preferences
@@ -20,44 +18,21 @@ from .contacts import ClientsStage
 from .context import SyncContext
 from .invoices import InvoicesStage
 from .items import ItemsStage
+from .ports import InvoicePushed, XeroApiPort, ignore_invoice_pushed
+from .progress import ProgressEvent
 from .store import Scope, SyncStore
-
-if TYPE_CHECKING:
-    from ..xero.client import XeroClient
-
-DEFAULT_XERO_APP_URL = "https://go.xero.com"
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One progress report: ``done`` of ``total`` records of ``stage`` (``total`` None when not
-    known yet), the counts so far (stage -> outcome -> number) and the API calls made."""
-
-    stage: str
-    done: int
-    total: int | None
-    counts: dict[str, dict[str, int]]
-    api_calls: int
-
-
-def _configured_app_url() -> str:
-    from flask import has_app_context
-
-    if not has_app_context():
-        return DEFAULT_XERO_APP_URL
-    from ..extension import current_state
-
-    return current_state().config.xero_app_url or DEFAULT_XERO_APP_URL
 
 
 class SyncEngine:
     """One sync run of one account with one Xero organisation.
 
-    ``client`` is a :class:`~flask_xerosync.xero.client.XeroClient`; its ``calls`` count every
-    request of the run, the connect check included. ``connection_checks`` counts the
-    tenant-less ``/connections`` calls among them, which Xero (and the sandbox's
-    per-organisation counters) do not count against the organisation. ``xero_app_url`` builds
-    the links into Xero stored on pushed invoices (default: the app's ``XEROSYNC_XERO_APP_URL``).
+    ``client`` is the organisation's Xero API (:class:`~.ports.XeroApiPort`, in production a
+    :class:`~flask_xerosync.xero.api.XeroApi`); its ``calls`` count every request of the run, the
+    connect check included. ``connection_checks`` counts the tenant-less ``/connections`` calls
+    among them, which Xero (and the sandbox's per-organisation counters) do not count against the
+    organisation. ``xero_app_url`` builds the links into Xero stored on pushed invoices (the
+    worker passes ``XEROSYNC_XERO_APP_URL``). ``on_invoice_pushed`` is told of each invoice pushed,
+    after the batch that pushed it is committed.
     """
 
     def __init__(
@@ -66,12 +41,13 @@ class SyncEngine:
         account_id: str,
         tenant_id: str,
         host: HostData,
-        client: XeroClient,
+        client: XeroApiPort,
         store: SyncStore,
         preferences: Preferences,
         run_id: str,
+        xero_app_url: str,
         report: Callable[[ProgressEvent], None] = lambda event: None,
-        xero_app_url: str | None = None,
+        on_invoice_pushed: InvoicePushed = ignore_invoice_pushed,
     ) -> None:
         self.client = client
         self.store = store
@@ -85,7 +61,8 @@ class SyncEngine:
             store=store,
             preferences=preferences,
             report=report,
-            xero_app_url=(xero_app_url or _configured_app_url()).rstrip("/"),
+            xero_app_url=xero_app_url.rstrip("/"),
+            on_invoice_pushed=on_invoice_pushed,
             calls_before=client.calls,
         )
 

@@ -289,18 +289,10 @@ class InvoicesStage:
                         details={"xero_messages": messages} if messages else None)
 
     def _announce(self) -> None:
-        """Send ``invoice_pushed`` for the batch just committed (so receivers see stored state)."""
-        from flask import current_app, has_app_context
-
-        from .. import signals
-
+        """Tell ``on_invoice_pushed`` of the batch just committed (so listeners see stored state)."""
         pushed, self.pushed = self.pushed, []
-        if not has_app_context():
-            return
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
         for invoice_id, xero_id, number in pushed:
-            signals.invoice_pushed.send(app, account_id=self.ctx.account_id, invoice_id=invoice_id,
-                                        xero_invoice_id=xero_id, xero_number=number)
+            self.ctx.on_invoice_pushed(self.ctx.account_id, invoice_id, xero_id, number)
 
 
 def total_difference(host_total: Decimal | None, xero_total: Decimal | None, xero_subtotal: Decimal | None) -> str:

@@ -15,7 +15,17 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, scoped_session
 
-from ..models import Connection, InvoiceFlag, InvoiceState, Link, OrgCache, Preferences, RecordResult, utcnow
+from ..models import (
+    Connection,
+    InvoiceFlag,
+    InvoiceState,
+    Link,
+    OrgCache,
+    Preferences,
+    RecordResult,
+    default_preferences,
+    utcnow,
+)
 from .outcomes import RecordOutcome
 
 _IN_CHUNK = 500
@@ -38,14 +48,6 @@ class Scope:
 
 class LinkConflict(Exception):
     """The Xero record is already linked to another host record."""
-
-
-def default_preferences(account_id: str) -> Preferences:
-    """Preferences with the documented defaults (column defaults only apply on insert)."""
-    return Preferences(
-        account_id=account_id, sync_clients=True, sync_items=True, sync_invoices=True, invoice_status="DRAFT",
-        sales_account_code="", tax_type="", conflict_policy="xero_wins", contact_filter="not_suppliers",
-    )
 
 
 class SyncStore:

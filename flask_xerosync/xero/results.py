@@ -1,9 +1,11 @@
-"""What the client hands back: per-element write results, limit headers, and Xero's messages."""
+"""What the Xero API hands back: per-element write results, pages of contacts, limit headers, and
+Xero's messages."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -22,6 +24,17 @@ class WriteResult:
     record: dict[str, Any]
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a contacts pull: its number, the contacts on it that this pull had not read
+    yet, and Xero's clock when it answered (the envelope's ``DateTimeUTC``; ``None`` when the
+    answer carried none, e.g. a ``304 Not Modified``)."""
+
+    number: int
+    contacts: list[dict[str, Any]]
+    xero_time: datetime | None
 
 
 @dataclass(frozen=True)

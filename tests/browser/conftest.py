@@ -17,9 +17,6 @@ from contextlib import ExitStack
 
 import pytest
 from cryptography.fernet import Fernet
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
-
-from flask_xerosync.testing import RedisServer
 from journey import SYNC_PANEL_RECORDER
 from live_stack import (
     HTMX_URL,
@@ -30,7 +27,10 @@ from live_stack import (
     ensure_htmx_vendored,
     subprocess_env,
 )
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 from sandbox_world import SANDBOX_APP, build_world
+
+from flask_xerosync.testing import RedisServer
 from tests.conftest import build_app, drop_app_tables
 
 CHROMIUM_ARGS = [

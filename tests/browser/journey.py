@@ -7,11 +7,11 @@ import re
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
-
 from axe_playwright_python.sync_playwright import Axe
-from example_app.seed import DEMO_LOGINS
+from playwright.sync_api import Locator, Page, expect
 from sandbox_world import SANDBOX_APP
+
+from example_app.seed import DEMO_LOGINS
 
 # `make screenshots` sets XEROSYNC_SCREENSHOTS=docs/screenshots to refresh the README's pictures; an
 # ordinary run still takes every screenshot, into a folder that does not dirty the work tree.

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-
 from journey import (
     BASIC_LOGIN,
     HARBOUR_LOGIN,
     SETTINGS_PATH,
     assert_accessible,
-    await_run_outcome,
     authorise_on_consent,
+    await_run_outcome,
     connection_heading,
     invoice_action,
     log_in,
@@ -31,6 +29,7 @@ from journey import (
     sync_now,
 )
 from live_stack import LiveStack
+from playwright.sync_api import Page, expect
 from sandbox_world import (
     CUSTOMER_COUNT,
     HARBOUR_ORG,

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-
 from journey import (
     HARBOUR_LOGIN,
     assert_accessible,
@@ -16,6 +14,7 @@ from journey import (
     tab_to,
 )
 from live_stack import LiveStack
+from playwright.sync_api import Page, expect
 from sandbox_world import HARBOUR_ORG, sign_in_to_xero
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from flask_xerosync.xero import RateLimiter, XeroClient
+from flask_xerosync.xero import RateLimiter, XeroApi
 
 from .support import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Org, SleepRecorder, TokenSession, obtain_token
 
@@ -32,7 +32,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_client(org: Org, redis_client: redis.Redis) -> Callable[..., XeroClient]:
+def make_client(org: Org, redis_client: redis.Redis) -> Callable[..., XeroApi]:
     """Build a client on a fresh token session; limiter and client options as keywords."""
 
     def build(
@@ -41,9 +41,9 @@ def make_client(org: Org, redis_client: redis.Redis) -> Callable[..., XeroClient
         session: TokenSession | None = None,
         sleep: Callable[[float], None] | None = None,
         **options: Any,
-    ) -> XeroClient:
+    ) -> XeroApi:
         recorder = sleep or SleepRecorder(really=False)
-        return XeroClient(
+        return XeroApi(
             session or org.session(),
             org.tenant_id,
             api_url=org.sandbox.url,

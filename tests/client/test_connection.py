@@ -8,13 +8,13 @@ import pytest
 import redis
 
 from flask_xerosync.errors import ReconnectNeeded, XeroUnavailable
-from flask_xerosync.xero import RateLimiter, XeroClient
+from flask_xerosync.xero import RateLimiter, XeroApi
 
 from .support import CLIENT_ID, Org, SleepRecorder
 
 
 def test_a_connected_organisation_is_confirmed_in_one_counted_call(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     session = org.session()
     client = make_client(session=session)
@@ -32,7 +32,7 @@ def test_a_connected_organisation_is_confirmed_in_one_counted_call(
 def test_the_check_takes_no_place_in_the_organisations_minute(org: Org, redis_client: redis.Redis) -> None:
     sleep = SleepRecorder(really=False)
     limiter = RateLimiter(redis_client, org.tenant_id, per_minute=1, sleep=sleep)
-    client = XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, sleep=sleep)
+    client = XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, sleep=sleep)
 
     client.verify_connection()
     client.verify_connection()
@@ -41,7 +41,7 @@ def test_the_check_takes_no_place_in_the_organisations_minute(org: Org, redis_cl
     assert sleep.waits == [] and client.calls == 3
 
 
-def test_a_disconnected_organisation_needs_reconnecting(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_disconnected_organisation_needs_reconnecting(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     org.control.revoke_connection(tenant_id=org.tenant_id)
     client = make_client(session=session)
@@ -51,7 +51,7 @@ def test_a_disconnected_organisation_needs_reconnecting(org: Org, make_client: C
     assert session.token["access_token"] not in str(raised.value)
 
 
-def test_an_expired_token_is_refreshed_for_the_check(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_an_expired_token_is_refreshed_for_the_check(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     org.control.expire_access_token(session.token["access_token"])
     client = make_client(session=session)
@@ -61,7 +61,7 @@ def test_an_expired_token_is_refreshed_for_the_check(org: Org, make_client: Call
 
 
 def test_an_app_wide_429_is_waited_out_without_pausing_the_organisation(
-    org: Org, make_client: Callable[..., XeroClient], redis_client: redis.Redis
+    org: Org, make_client: Callable[..., XeroApi], redis_client: redis.Redis
 ) -> None:
     org.control.set_app_limit(CLIENT_ID, 1)
     try:

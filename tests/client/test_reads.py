@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from flask_xerosync.errors import ReconnectNeeded, XeroNotFound, XeroRequestRejected
-from flask_xerosync.xero import XeroClient, parse_xero_date
+from flask_xerosync.xero import XeroApi, parse_xero_date
 
 from .support import Org
 
@@ -31,7 +31,7 @@ def contact_id(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 
 
-def test_contact_pages_stop_on_page_count(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_contact_pages_stop_on_page_count(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seed_contacts(org, 25)
     session = org.session()
     client = make_client(page_size=10, session=session)
@@ -45,7 +45,7 @@ def test_contact_pages_stop_on_page_count(org: Org, make_client: Callable[..., X
     assert client.last_limits is not None and client.last_limits.minute_remaining is not None
 
 
-def test_each_page_carries_xeros_clock(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_each_page_carries_xeros_clock(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seed_contacts(org, 3)
     org.control.advance_clock(3600)
     sandbox_now = datetime.fromisoformat(org.control.now().replace("Z", "+00:00"))
@@ -54,7 +54,7 @@ def test_each_page_carries_xeros_clock(org: Org, make_client: Callable[..., Xero
     assert abs(page.xero_time - sandbox_now) < timedelta(minutes=5), "the sandbox's clock, not ours"
 
 
-def test_a_contact_edited_while_paging_keeps_its_place(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_contact_edited_while_paging_keeps_its_place(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.seed_contacts(org.tenant_id, [{"ContactID": contact_id(n), "Name": f"Customer {n:03d}"}
                                               for n in range(1, 26)])
     org.control.advance_clock(60)
@@ -68,7 +68,7 @@ def test_a_contact_edited_while_paging_keeps_its_place(org: Org, make_client: Ca
 
 
 def test_a_contact_shifted_onto_the_next_page_is_not_read_twice(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     org.control.seed_contacts(org.tenant_id, [{"ContactID": contact_id(n), "Name": f"Customer {n:03d}"}
                                               for n in range(10, 35)])
@@ -84,14 +84,14 @@ def test_a_contact_shifted_onto_the_next_page_is_not_read_twice(
     assert [len(page.contacts) for page in rest] == [8, 8]
 
 
-def test_exact_multiple_of_page_size_needs_no_extra_call(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_exact_multiple_of_page_size_needs_no_extra_call(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seed_contacts(org, 20)
     client = make_client(page_size=10)
     assert [len(page.contacts) for page in client.iter_contact_pages(None)] == [10, 10]
     assert client.calls == 2
 
 
-def test_archived_contacts_are_included_unless_asked_not_to(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_archived_contacts_are_included_unless_asked_not_to(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seeded = seed_contacts(org, 3)
     org.control.archive_contact(org.tenant_id, seeded[0]["ContactID"])
     client = make_client()
@@ -99,7 +99,7 @@ def test_archived_contacts_are_included_unless_asked_not_to(org: Org, make_clien
     assert sum(len(p.contacts) for p in client.iter_contact_pages(None, include_archived=False)) == 2
 
 
-def test_if_modified_since_narrows_the_pull(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_if_modified_since_narrows_the_pull(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seeded = seed_contacts(org, 5)
     org.control.advance_clock(3600)
     since = datetime.fromisoformat(org.control.now().replace("Z", "+00:00"))
@@ -114,7 +114,7 @@ def test_if_modified_since_narrows_the_pull(org: Org, make_client: Callable[...,
     assert empty.contacts == [] and empty.xero_time is not None, "nothing changed, but Xero's clock is known"
 
 
-def test_contacts_by_id_are_fetched_in_chunks_of_50(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_contacts_by_id_are_fetched_in_chunks_of_50(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seeded = seed_contacts(org, 120)
     session = org.session()
     client = make_client(session=session)
@@ -128,7 +128,7 @@ def test_contacts_by_id_are_fetched_in_chunks_of_50(org: Org, make_client: Calla
     assert client.calls == 3
 
 
-def test_one_contact_by_number_or_none(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_one_contact_by_number_or_none(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.seed_contacts(org.tenant_id, [{"Name": "Ada", "ContactNumber": "host-17"}])
     client = make_client()
     contact = client.get_contact("host-17")
@@ -136,7 +136,7 @@ def test_one_contact_by_number_or_none(org: Org, make_client: Callable[..., Xero
     assert client.get_contact("host-404") is None
 
 
-def test_items_keep_four_decimal_places_and_filter_on_where(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_items_keep_four_decimal_places_and_filter_on_where(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.seed_items(
         org.tenant_id,
         [
@@ -151,7 +151,7 @@ def test_items_keep_four_decimal_places_and_filter_on_where(org: Org, make_clien
     assert {i["Code"] for i in client.get_items(None, where=None)} == {"HR-1", "PIPE"}
 
 
-def test_a_bad_where_is_rejected_with_xeros_message(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_bad_where_is_rejected_with_xeros_message(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client()
     with pytest.raises(XeroRequestRejected) as raised:
         client.get_items(None, where="Colour==\"red\"")
@@ -161,14 +161,14 @@ def test_a_bad_where_is_rejected_with_xeros_message(org: Org, make_client: Calla
     assert client.calls == 1  # a rejected request is not retried
 
 
-def test_settings_reads(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_settings_reads(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client()
     assert client.get_organisation()["Name"] == "Client Tests Ltd"
     assert any(a.get("Code") for a in client.get_accounts())
     assert any(t.get("TaxType") for t in client.get_tax_rates())
 
 
-def test_disconnected_organisation_needs_reconnecting(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_disconnected_organisation_needs_reconnecting(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client(tenant_name="Harbour <Books> Ltd")
     org.control.revoke_connection(tenant_id=org.tenant_id)
     with pytest.raises(ReconnectNeeded) as raised:
@@ -179,13 +179,13 @@ def test_disconnected_organisation_needs_reconnecting(org: Org, make_client: Cal
     assert org.token["access_token"] not in str(raised.value)
 
 
-def test_unknown_endpoint_is_not_found(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_unknown_endpoint_is_not_found(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client()
     with pytest.raises(XeroNotFound):
         client._get("/Quotes")  # the sandbox serves no Quotes
 
 
-def test_contacts_are_found_by_name_in_one_call(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_contacts_are_found_by_name_in_one_call(org: Org, make_client: Callable[..., XeroApi]) -> None:
     seeded = org.control.seed_contacts(org.tenant_id, [
         {"Name": 'Dave "The Plumber" Smith', "EmailAddress": "dave@x.example"},
         {"Name": "Back\\slash Ltd"},

@@ -17,12 +17,12 @@ from flask_xerosync.errors import (
     XeroUnavailable,
 )
 from flask_xerosync.testing import free_port
-from flask_xerosync.xero import RateLimiter, XeroClient
+from flask_xerosync.xero import RateLimiter, XeroApi
 
 from .support import CLIENT_ID, CLIENT_SECRET, Org, SleepRecorder, TokenSession, obtain_token
 
 
-def test_a_5xx_storm_is_retried_with_backoff_then_succeeds(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_5xx_storm_is_retried_with_backoff_then_succeeds(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.faults(org.tenant_id, fail_next=[500, 503, 502, 504])
     recorder = SleepRecorder(really=False)
     client = make_client(sleep=recorder, backoff=0.5, backoff_max=30.0)
@@ -32,7 +32,7 @@ def test_a_5xx_storm_is_retried_with_backoff_then_succeeds(org: Org, make_client
     assert all(0 <= wait <= 0.5 * 2**n for n, wait in enumerate(recorder.waits, start=1))
 
 
-def test_retries_exhausted_raise_xero_unavailable(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_retries_exhausted_raise_xero_unavailable(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.faults(org.tenant_id, fail_next=[503] * 10)
     client = make_client(max_retries=3)
     with pytest.raises(XeroUnavailable) as raised:
@@ -42,7 +42,7 @@ def test_retries_exhausted_raise_xero_unavailable(org: Org, make_client: Callabl
     assert "4 tries" in message and "HTTP 503" in message and "chart of accounts" in message
 
 
-def test_timeouts_are_retried_and_reported(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_timeouts_are_retried_and_reported(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.faults(org.tenant_id, latency_ms=400)
     client = make_client(timeout=0.05, max_retries=1)
     with pytest.raises(XeroUnavailable, match="ReadTimeout"):
@@ -50,7 +50,7 @@ def test_timeouts_are_retried_and_reported(org: Org, make_client: Callable[..., 
     assert client.calls == 2
 
 
-def test_a_write_retried_after_a_server_error_keeps_its_key(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_write_retried_after_a_server_error_keeps_its_key(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.faults(org.tenant_id, fail_next=[503], methods=["POST"])
     session = org.session()
     client = make_client(session=session)
@@ -62,7 +62,7 @@ def test_a_write_retried_after_a_server_error_keeps_its_key(org: Org, make_clien
 
 
 def test_an_unreachable_server_raises_xero_unavailable(org: Org, redis_client: redis.Redis) -> None:
-    client = XeroClient(
+    client = XeroApi(
         org.session(), org.tenant_id, api_url=f"http://127.0.0.1:{free_port()}",
         limiter=RateLimiter(redis_client, org.tenant_id), max_retries=2, sleep=SleepRecorder(really=False),
     )
@@ -78,7 +78,7 @@ def test_429_waits_for_retry_after_then_no_further_429(org: Org, redis_client: r
     recorder = SleepRecorder(really=True)
     # A limiter that knows neither the limit nor the window, so Xero's 429 stops the 4th call.
     blind = RateLimiter(redis_client, org.tenant_id, per_minute=100, window_seconds=0.001)
-    client = XeroClient(session, org.tenant_id, api_url=org.sandbox.url, limiter=blind, sleep=recorder)
+    client = XeroApi(session, org.tenant_id, api_url=org.sandbox.url, limiter=blind, sleep=recorder)
     for _ in range(5):
         client.get_organisation()
     statuses = [r.status_code for r in session.responses]
@@ -92,7 +92,7 @@ def test_429_waits_for_retry_after_then_no_further_429(org: Org, redis_client: r
 
 
 def test_an_injected_429_is_honoured_and_not_counted_as_a_failure(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     org.control.set_time_scale(60.0)
     org.control.faults(org.tenant_id, fail_next=[429, 429])
@@ -104,7 +104,7 @@ def test_an_injected_429_is_honoured_and_not_counted_as_a_failure(
     assert recorder.waits == [pytest.approx(a) for a in advertised] and len(advertised) == 2
 
 
-def test_too_many_429s_give_up_with_a_clear_message(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_too_many_429s_give_up_with_a_clear_message(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.set_time_scale(600.0)
     org.control.faults(org.tenant_id, fail_next=[429] * 5)
     client = make_client(sleep=SleepRecorder(really=True), max_rate_limit_retries=2)
@@ -119,14 +119,14 @@ def test_xeros_spent_minute_makes_the_limiter_wait_instead_of_a_429(org: Org, re
     recorder = SleepRecorder(really=True)
     # The limiter knows the window but thinks 100 calls fit: Xero's X-MinLimit-Remaining: 0 pauses it.
     limiter = RateLimiter(redis_client, org.tenant_id, per_minute=100, window_seconds=1.0, sleep=recorder)
-    client = XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
+    client = XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
     for _ in range(4):
         client.get_organisation()
     assert org.control.counters(org.tenant_id)["rate_limited"] == 0
     assert len(recorder.waits) == 1 and 0 < recorder.waits[0] <= 1.0
 
 
-def test_a_429_for_the_day_stops_with_the_time_it_comes_back(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_429_for_the_day_stops_with_the_time_it_comes_back(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     client = make_client(session=session)
     client.get_organisation()
@@ -147,7 +147,7 @@ def test_a_429_for_the_day_stops_with_the_time_it_comes_back(org: Org, make_clie
     assert org.control.counters(org.tenant_id)["by_status"].get("429") == 1
 
 
-def test_day_remaining_zero_stops_before_xero_has_to_refuse(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_day_remaining_zero_stops_before_xero_has_to_refuse(org: Org, make_client: Callable[..., XeroApi]) -> None:
     org.control.set_limits(org.tenant_id, per_day=2)
     client = make_client()
     client.get_organisation()
@@ -164,7 +164,7 @@ def test_eight_threads_sharing_one_limiter_stay_within_five_in_flight(org: Org, 
 
     def worker() -> None:
         limiter = RateLimiter(redis.Redis.from_url(redis_url), org.tenant_id, concurrent=5)
-        client = XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
+        client = XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
         try:
             for _ in range(3):
                 client.get_organisation()
@@ -189,7 +189,7 @@ def test_a_long_run_fills_every_xero_minute_without_a_429(org: Org, redis_client
     org.control.set_time_scale(time_scale)
     org.control.set_limits(org.tenant_id, per_minute=10)
     limiter = RateLimiter(redis_client, org.tenant_id, per_minute=10, window_seconds=60.0 / time_scale)
-    client = XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
+    client = XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter)
     for _ in range(40):
         client.get_organisation()
     counters = org.control.counters(org.tenant_id)
@@ -199,7 +199,7 @@ def test_a_long_run_fills_every_xero_minute_without_a_429(org: Org, redis_client
     assert sum(windows[:-1]) >= 0.9 * 10 * (len(windows) - 1)
 
 
-def test_an_expired_token_is_refreshed_once(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_an_expired_token_is_refreshed_once(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     org.control.expire_access_token(session.token["access_token"])
     client = make_client(session=session)
@@ -215,7 +215,7 @@ class StuckSession(TokenSession):
         self.refreshes += 1
 
 
-def test_a_token_still_expired_after_refresh_needs_reconnecting(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_token_still_expired_after_refresh_needs_reconnecting(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = StuckSession(org.sandbox.url, dict(org.token))
     org.control.expire_access_token(session.token["access_token"])
     client = make_client(session=session)
@@ -225,7 +225,7 @@ def test_a_token_still_expired_after_refresh_needs_reconnecting(org: Org, make_c
     assert session.token["access_token"] not in str(raised.value)
 
 
-def test_a_token_xero_does_not_know_needs_reconnecting(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_token_xero_does_not_know_needs_reconnecting(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     requests.post(
         f"{org.sandbox.url}/connect/revocation",
@@ -240,7 +240,7 @@ def test_a_token_xero_does_not_know_needs_reconnecting(org: Org, make_client: Ca
     assert session.refreshes == 0
 
 
-def test_a_missing_scope_names_the_area(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_missing_scope_names_the_area(org: Org, make_client: Callable[..., XeroApi]) -> None:
     token = obtain_token(org.sandbox, org.tenant_id, "pat@client-tests.example", scopes="offline_access accounting.contacts")
     client = make_client(session=TokenSession(org.sandbox.url, token))
     assert client.get_contacts([]) == []
@@ -254,8 +254,8 @@ def test_a_missing_scope_names_the_area(org: Org, make_client: Callable[..., Xer
 def test_client_options_are_checked(org: Org, redis_client: redis.Redis) -> None:
     limiter = RateLimiter(redis_client, org.tenant_id)
     with pytest.raises(ValueError):
-        XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, batch_size=0)
+        XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, batch_size=0)
     with pytest.raises(ValueError):
-        XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, page_size=5000)
+        XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, page_size=5000)
     with pytest.raises(ValueError, match="lease"):
-        XeroClient(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, timeout=300.0)
+        XeroApi(org.session(), org.tenant_id, api_url=org.sandbox.url, limiter=limiter, timeout=300.0)

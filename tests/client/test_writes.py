@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flask_xerosync.xero import WriteResult, XeroClient
+from flask_xerosync.xero import WriteResult, XeroApi
 from flask_xerosync.xero.payloads import encode_json, idempotency_key, split_batches
 from flask_xerosync.xero.results import element_result
 
@@ -23,7 +23,7 @@ def contacts(count: int) -> list[dict]:
 
 
 def test_120_contacts_go_in_3_batches_and_a_bad_one_is_mapped_to_its_index(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     org.control.seed_contacts(
         org.tenant_id, [{"Name": "Already In Xero"}, {"Name": "Host client 073", "ContactNumber": "host-73"}]
@@ -61,7 +61,7 @@ def test_120_contacts_go_in_3_batches_and_a_bad_one_is_mapped_to_its_index(
 
 
 def test_rewriting_the_same_records_updates_instead_of_duplicating(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     client = make_client()
     first = client.upsert_contacts(contacts(3))
@@ -71,7 +71,7 @@ def test_rewriting_the_same_records_updates_instead_of_duplicating(
     assert len(org.control.contacts(org.tenant_id)) == 3
 
 
-def test_a_new_idempotency_scope_gets_fresh_keys(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_a_new_idempotency_scope_gets_fresh_keys(org: Org, make_client: Callable[..., XeroApi]) -> None:
     keys = []
     for scope in ("run-1", "run-1", "run-2"):
         session = org.session()
@@ -82,7 +82,7 @@ def test_a_new_idempotency_scope_gets_fresh_keys(org: Org, make_client: Callable
 
 
 def test_after_a_fix_in_xero_a_new_scope_is_not_answered_from_the_replay_cache(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     [clash] = org.control.seed_contacts(org.tenant_id, [{"Name": "Ada Lovelace"}])
     record = [{"Name": "Ada Lovelace", "ContactNumber": "host-1"}]
@@ -94,7 +94,7 @@ def test_after_a_fix_in_xero_a_new_scope_is_not_answered_from_the_replay_cache(
 
 
 def test_a_dropped_response_after_commit_is_replayed_not_duplicated(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     org.control.faults(org.tenant_id, drop_next=1, methods=["POST"])
     session = org.session()
@@ -111,7 +111,7 @@ def test_a_dropped_response_after_commit_is_replayed_not_duplicated(
     assert {r.record["ContactID"] for r in results} == created_ids
 
 
-def test_items_are_written_at_four_decimal_places(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_items_are_written_at_four_decimal_places(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client()
     results = client.upsert_items(
         [
@@ -125,7 +125,7 @@ def test_items_are_written_at_four_decimal_places(org: Org, make_client: Callabl
     assert [i["Code"] for i in client.get_items(None)] == ["SVC-CALLOUT"]
 
 
-def test_invoices_come_back_with_xeros_numbers_and_totals(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_invoices_come_back_with_xeros_numbers_and_totals(org: Org, make_client: Callable[..., XeroApi]) -> None:
     client = make_client()
     contact = client.upsert_contacts(contacts(1))[0].record
     sales = next(a["Code"] for a in client.get_accounts() if a.get("Type") == "REVENUE")
@@ -150,7 +150,7 @@ def test_invoices_come_back_with_xeros_numbers_and_totals(org: Org, make_client:
 
 
 def test_invoices_by_id_come_with_their_line_items_in_chunks_of_50(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     session = org.session()
     client = make_client(session=session)
@@ -177,7 +177,7 @@ def test_invoices_by_id_come_with_their_line_items_in_chunks_of_50(
 
 
 def test_a_record_too_large_for_one_request_is_reported_and_not_sent(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     client = make_client()
     huge = {"Name": "Huge", "ContactNumber": "host-huge", "Notes": "x" * 3_600_000}
@@ -187,7 +187,7 @@ def test_a_record_too_large_for_one_request_is_reported_and_not_sent(
     assert client.calls == 2
 
 
-def test_large_records_are_split_to_stay_under_3_5_mb(org: Org, make_client: Callable[..., XeroClient]) -> None:
+def test_large_records_are_split_to_stay_under_3_5_mb(org: Org, make_client: Callable[..., XeroApi]) -> None:
     session = org.session()
     client = make_client(session=session)
     records = [dict(record, Notes="n" * 1_200_000) for record in contacts(4)]
@@ -241,13 +241,13 @@ def test_nested_validation_messages_and_warnings_are_collected() -> None:
     assert warned.ok and warned.warnings == ["Check me"]
 
 
-def test_unknown_kind_is_refused(make_client: Callable[..., XeroClient]) -> None:
+def test_unknown_kind_is_refused(make_client: Callable[..., XeroApi]) -> None:
     with pytest.raises(ValueError, match="unknown kind"):
         make_client().write_batches("payments", [{}])
 
 
 def test_create_contacts_refuses_a_taken_name_where_an_upsert_would_merge(
-    org: Org, make_client: Callable[..., XeroClient]
+    org: Org, make_client: Callable[..., XeroApi]
 ) -> None:
     session = org.session()
     client = make_client(session=session)

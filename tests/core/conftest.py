@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection
+from flask_xerosync.state import current_state
 
 OrgSetup = Any
 

@@ -8,8 +8,9 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from flask_xerosync.extension import current_state
+from flask_xerosync.config import load_config
 from flask_xerosync.models import Connection, metadata
+from flask_xerosync.state import XeroSyncState, current_state
 
 from .conftest import HARBOUR_ACCOUNT
 
@@ -79,7 +80,5 @@ def test_worker_burst_drains_the_queue(app: Flask) -> None:
 
 def _reload_state(app: Flask) -> None:
     """Re-read the config into the extension's state, as a restart with new settings would."""
-    from flask_xerosync.extension import XeroSyncState
-
     state = app.extensions["xerosync"]
-    app.extensions["xerosync"] = XeroSyncState.build(state.extension, app.config, state.db, state.host_data)
+    app.extensions["xerosync"] = XeroSyncState.build(load_config(app.config), state.db, state.host_data, state.callbacks)

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from flask_xerosync import signals
-from flask_xerosync.extension import current_state
+from flask_xerosync.state import current_state
 
 from .conftest import (
     SETTINGS,

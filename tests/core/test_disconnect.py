@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from flask_xerosync import signals
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection, Link
+from flask_xerosync.state import current_state
 
 from .conftest import HARBOUR_ACCOUNT, SETTINGS, connect, connection_of, csrf_token, notices
 

@@ -14,11 +14,27 @@ from flask_sqlalchemy import SQLAlchemy
 
 import flask_xerosync
 from flask_xerosync import ConfigError, XeroSync
-from flask_xerosync.extension import current_state, resource_folders
+from flask_xerosync.state import current_state
+from flask_xerosync.web.blueprint import resource_folders
 
 
 class NoHostData:
-    pass
+    """A host with no records at all (every method really implemented)."""
+
+    def list_clients(self, account_id: str, changed_since: Any) -> list[Any]:
+        return []
+
+    def save_clients(self, account_id: str, clients: Any) -> list[str]:
+        return []
+
+    def list_items(self, account_id: str, changed_since: Any) -> list[Any]:
+        return []
+
+    def save_items(self, account_id: str, items: Any) -> list[str]:
+        return []
+
+    def get_invoices(self, account_id: str, invoice_ids: Any) -> list[Any]:
+        return []
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
@@ -55,7 +71,7 @@ def test_init_app_stores_state_without_connecting_to_redis() -> None:
 
     with app.app_context():
         state = current_state()
-        assert state.extension is extension and state.db is db
+        assert state.callbacks is extension.callbacks and state.db is db
         assert state.config.client_id == "client"
         assert "xerosync" in app.blueprints
         assert "xerosync" in app.cli.commands

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_xerosync.extension import current_state
+from example_app import xerosync
 from flask_xerosync.models import Connection, Preferences
+from flask_xerosync.state import current_state
 
 from .conftest import HARBOUR_ACCOUNT, SETTINGS, connection_of, csrf_token
 
@@ -25,15 +26,14 @@ def test_anonymous_user_is_sent_to_the_hosts_login(client: FlaskClient) -> None:
 
 
 def test_user_without_an_account_is_forbidden(app: Flask, harbour_client: FlaskClient) -> None:
-    extension = current_state_of(app).extension
-    loader = extension._account_loader
-    extension.account_loader(lambda: None)
+    loader = xerosync.callbacks.account_loader
+    xerosync.account_loader(lambda: None)  # applied after init_app: the app's state sees it
     try:
         assert harbour_client.get(SETTINGS).status_code == 403
         token = csrf_token_from_session(harbour_client)
         assert harbour_client.post(SETTINGS + "connect", data={"csrf_token": token}).status_code == 403
     finally:
-        extension.account_loader(loader)  # type: ignore[arg-type]
+        xerosync.account_loader(loader)  # type: ignore[arg-type]
 
 
 def test_plan_without_xero_sees_the_explanation(basic_client: FlaskClient) -> None:

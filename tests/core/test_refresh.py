@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from flask_xerosync import signals
 from flask_xerosync.errors import ReconnectNeeded
-from flask_xerosync.extension import current_state
-from flask_xerosync.jobs import build_client
 from flask_xerosync.models import Connection, Link
 from flask_xerosync.oauth.session import XeroSession
+from flask_xerosync.services.xero_api import open_api
+from flask_xerosync.state import current_state
 
 from .conftest import HARBOUR_ACCOUNT, SETTINGS, connect, connection_of, notices
 
@@ -169,14 +169,14 @@ def test_tenant_missing_from_connections_needs_reconnect(app: Flask, connected: 
     """A token can still refresh after the organisation was disconnected: the connection check
     that starts every sync is what notices."""
     with app.app_context():
-        entry = build_client(current_state(), _load()).verify_connection()
+        entry = open_api(current_state(), _load()).verify_connection()
         assert entry["tenantId"] == sandbox_org.tenant_id
 
     sandbox_org.sandbox.control.revoke_connection(tenant_id=sandbox_org.tenant_id)
 
     with app.app_context():
         with pytest.raises(ReconnectNeeded, match="no longer connected"):
-            build_client(current_state(), _load()).verify_connection()
+            open_api(current_state(), _load()).verify_connection()
 
 
 def test_session_refuses_a_disconnected_connection(app: Flask, connected: Connection) -> None:

@@ -15,8 +15,8 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection, RecordResult, Run
+from flask_xerosync.state import current_state
 
 OrgSetup = Any
 

@@ -9,9 +9,9 @@ from flask import Flask
 from rq.job import Job
 
 from example_app.models import Business
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Outcome, RecordResult, Run, RunStatus
-from flask_xerosync.runs import CANCELLED, ENQUEUE_GRACE, EXPIRED_IN_QUEUE
+from flask_xerosync.services.run_status import CANCELLED, ENQUEUE_GRACE, EXPIRED_IN_QUEUE
+from flask_xerosync.state import current_state
 
 from .conftest import BASIC_LOGIN, HTMX, csrf_token, db_session, login, run_id_in, run_row, sync_now
 

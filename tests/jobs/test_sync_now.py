@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask import Flask
 from rq.job import Job
 
-from flask_xerosync import jobs
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection, RunStatus, utcnow
+from flask_xerosync.services import sync_now as sync_now_service
+from flask_xerosync.services.runs import format_time
+from flask_xerosync.state import current_state
 
 from .conftest import (
     HARBOUR_ACCOUNT,
@@ -40,13 +41,13 @@ def test_two_clicks_make_one_run(connected, app, harbour_client):
         assert job.get_status() == "queued"
         assert job.timeout == state.config.job_timeout
         assert job.origin == state.config.queue_name
-        assert job.func_name == "flask_xerosync.jobs.run_sync"
+        assert job.func_name == "flask_xerosync.worker.job.run_sync"
         assert job.args == (run_id,)
-        assert job.result_ttl == jobs.RESULT_TTL and job.failure_ttl == jobs.FAILURE_TTL
+        assert job.result_ttl == sync_now_service.RESULT_TTL and job.failure_ttl == sync_now_service.FAILURE_TTL
 
 
 def test_concurrent_clicks_enqueue_one_job(connected, app):
-    results: list[jobs.SyncRequest] = []
+    results: list[sync_now_service.SyncRequest] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
@@ -54,7 +55,7 @@ def test_concurrent_clicks_enqueue_one_job(connected, app):
         try:
             with app.app_context():
                 barrier.wait()
-                outcome = jobs.request_sync(HARBOUR_ACCOUNT)
+                outcome = sync_now_service.request_sync(current_state(), HARBOUR_ACCOUNT)
                 results.append(outcome)
                 current_state().db.session.remove()
         except BaseException as exc:  # pragma: no cover - reported below
@@ -96,7 +97,7 @@ def test_sync_now_refused_while_paused_then_allowed(connected, app, harbour_clie
     _set_paused_until(app, resume_at)
     refused = sync_now(harbour_client).get_data(as_text=True)
     assert "daily limit" in refused
-    assert jobs.format_time(resume_at) in refused
+    assert format_time(resume_at) in refused
     assert all_runs(app) == []
 
     _set_paused_until(app, utcnow() - timedelta(minutes=1))

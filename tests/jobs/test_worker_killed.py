@@ -17,9 +17,9 @@ from rq.job import Job
 from sqlalchemy import select
 
 from example_app.models import Client
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import RunStatus
-from flask_xerosync.runs import WORKER_STOPPED
+from flask_xerosync.services.run_status import WORKER_STOPPED
+from flask_xerosync.state import current_state
 
 from .conftest import db_session, run_id_in, run_row, sync_now, work_queue
 

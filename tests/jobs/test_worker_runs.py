@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-import pytest
 from flask import Flask
 from rq.job import Job
 
 from flask_xerosync import signals
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import ConnectionStatus, RunStatus
+from flask_xerosync.state import current_state
 
 from .conftest import (
     SETTINGS,
@@ -132,7 +131,7 @@ def test_an_unexpected_error_fails_the_run_without_leaking_it(connected, app, ha
     def explode(self):  # type: ignore[no-untyped-def]
         raise RuntimeError("database exploded; token=secret-access-token")
 
-    monkeypatch.setattr("flask_xerosync.jobs.SyncEngine.run", explode)
+    monkeypatch.setattr("flask_xerosync.worker.job.SyncEngine.run", explode)
     failed = []
     signals.sync_failed.connect(lambda sender, **kw: failed.append(kw), weak=False)
     try:

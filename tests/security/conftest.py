@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import (
     Connection,
     InvoiceFlag,
@@ -37,6 +36,7 @@ from flask_xerosync.models import (
     RunStatus,
     metadata,
 )
+from flask_xerosync.state import current_state
 
 OrgSetup = Any
 

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import InvoiceFlag, InvoiceState
+from flask_xerosync.state import current_state
 
 from .conftest import (
     HARBOUR_ACCOUNT,

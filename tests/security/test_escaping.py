@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from flask_xerosync.errors import ReconnectNeeded
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import (
     Connection,
     InvoiceFlag,
@@ -25,6 +24,7 @@ from flask_xerosync.models import (
     RunStatus,
     utcnow,
 )
+from flask_xerosync.state import current_state
 
 from .conftest import (
     HARBOUR_ACCOUNT,

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection, Run, RunStatus
+from flask_xerosync.state import current_state
 
 from .conftest import (
     HARBOUR_ACCOUNT,

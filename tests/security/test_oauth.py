@@ -14,10 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection
-from flask_xerosync.oauth import flow
-from flask_xerosync.views.invoices import safe_next
+from flask_xerosync.services import connect as flow
+from flask_xerosync.state import current_state
+from flask_xerosync.web.rendering import safe_next
 
 from .conftest import (
     HARBOUR_ACCOUNT,
@@ -224,12 +224,12 @@ def test_the_invoice_action_never_renders_an_evil_next(
     from flask_login import login_user
 
     from example_app.models import User
-    from flask_xerosync.views.invoices import render_invoice_action
+    from flask_xerosync.web.rendering import invoice_action
 
     for target in EVIL_TARGETS:
         with app.test_request_context(f"/invoices/{seeded.invoice_id}"):
             login_user(current_state().db.session.get(User, 1))
-            html = str(render_invoice_action(seeded.invoice_id, target))
+            html = str(invoice_action(seeded.invoice_id, target))
         assert "evil" not in html, target
         assert f'name="next" value="/invoices/{seeded.invoice_id}"' in html
 

@@ -15,8 +15,8 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select, text
 
 from flask_xerosync.crypto import TokenDecryptError
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection, Run, RunStatus
+from flask_xerosync.state import current_state
 
 from .conftest import (
     HARBOUR_ACCOUNT,

@@ -17,12 +17,14 @@ from flask.globals import request_ctx
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.host import HostData
-from flask_xerosync.jobs import build_client
-from flask_xerosync.models import Connection, InvoiceFlag, Link, RecordResult, Run
-from flask_xerosync.sync.engine import ProgressEvent, SyncEngine
-from flask_xerosync.sync.store import SyncStore, default_preferences
+from flask_xerosync.models import Connection, InvoiceFlag, Link, RecordResult, Run, default_preferences
+from flask_xerosync.services.xero_api import open_api
+from flask_xerosync.state import current_state
+from flask_xerosync.sync.engine import SyncEngine
+from flask_xerosync.sync.progress import ProgressEvent
+from flask_xerosync.sync.store import SyncStore
+from flask_xerosync.worker.job import invoice_pushed
 
 ACCOUNT = "1"
 SETTINGS = "/settings/accounting-sync/"
@@ -236,13 +238,14 @@ class Rig:
             prefs = default_preferences(ACCOUNT)
             for name, value in {**self.preferences, **preferences}.items():
                 setattr(prefs, name, value)
-            client = build_client(state, connection)
+            client = open_api(state, connection)
             if page_size is not None:
                 client.page_size = page_size
             before = self.api_calls()
             engine = SyncEngine(
                 account_id=ACCOUNT, tenant_id=self.tenant, host=host or state.host_data, client=client,
-                store=SyncStore(session), preferences=prefs, run_id=run.id, report=events.append,
+                store=SyncStore(session), preferences=prefs, run_id=run.id,
+                xero_app_url=state.config.xero_app_url, report=events.append, on_invoice_pushed=invoice_pushed,
             )
             counts = engine.run()
             calls = self.api_calls() - before

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.host import Client, HostData
 from flask_xerosync.models import Connection
+from flask_xerosync.state import current_state
 from flask_xerosync.sync.contacts import PULL_MARK_MARGIN
 from flask_xerosync.xero.dates import parse_xero_date
 from tests.sync.conftest import ACCOUNT, Rig

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flask_xerosync.extension import current_state
 from flask_xerosync.host import Client
+from flask_xerosync.state import current_state
 from tests.sync.conftest import ACCOUNT, Rig
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from flask_xerosync import signals
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import Connection
-from flask_xerosync.settings_service import reference_lists
+from flask_xerosync.services.preferences import reference_lists
+from flask_xerosync.state import current_state
 from flask_xerosync.sync.invoices import line_item_ids, total_difference
 from tests.sync.conftest import Rig
 
@@ -80,7 +80,7 @@ def test_a_bad_tax_type_is_rejected_with_a_fix_and_the_rest_of_the_batch_goes_th
 def test_a_rejected_tax_code_of_a_line_names_valid_ones_from_the_cached_tax_rates(rig: Rig) -> None:
     with rig.app.app_context():
         connection = current_state().db.session.scalar(select(Connection).where(Connection.account_id == "1"))
-        cached = reference_lists(connection, refresh=True).tax_rates
+        cached = reference_lists(current_state(), connection, refresh=True).tax_rates
     client_id = rig.add_client("Northgate Property", "maintenance@northgate.example")
     bad = rig.add_invoice("HFS-3003", client_id, [("Labour", "1", "100", None, True),
                                                    ("Parts", "1", "20", None, True),

@@ -33,7 +33,7 @@ class FlakyHost:
 
 
 def _host(rig: Rig) -> object:
-    from flask_xerosync.extension import current_state
+    from flask_xerosync.state import current_state
 
     with rig.app.app_context():
         return current_state().host_data
@@ -90,22 +90,22 @@ def test_a_run_interrupted_while_pulling_resumes_without_loss_or_duplicates(rig:
 def test_a_run_interrupted_while_pushing_resumes_without_loss_or_duplicates(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flask_xerosync.xero.client import XeroClient
+    from flask_xerosync.xero.api import XeroApi
 
     for number in range(120):
         rig.add_client(f"Host Client {number:03d}", f"h{number}@x.example")
-    real, calls = XeroClient.create_contacts, []
+    real, calls = XeroApi.create_contacts, []
 
-    def die_on_the_second_batch(self: XeroClient, records: list[dict]) -> list:  # type: ignore[type-arg]
+    def die_on_the_second_batch(self: XeroApi, records: list[dict]) -> list:  # type: ignore[type-arg]
         calls.append(len(records))
         if len(calls) == 2:
             raise Interrupted("worker killed while pushing clients")
         return real(self, records)
 
-    monkeypatch.setattr(XeroClient, "create_contacts", die_on_the_second_batch)
+    monkeypatch.setattr(XeroApi, "create_contacts", die_on_the_second_batch)
     with pytest.raises(Interrupted):
         rig.sync(sync_items=False, sync_invoices=False)
-    monkeypatch.setattr(XeroClient, "create_contacts", real)
+    monkeypatch.setattr(XeroApi, "create_contacts", real)
     assert calls == [50, 50]
     assert len(rig.contacts()) == 50 and len(rig.links("client")) == 50  # batch 1 written and committed
 
@@ -119,20 +119,20 @@ def test_a_run_interrupted_while_pushing_resumes_without_loss_or_duplicates(
 def test_a_crash_after_xero_took_the_write_but_before_our_commit_creates_no_duplicate(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flask_xerosync.xero.client import XeroClient
+    from flask_xerosync.xero.api import XeroApi
 
     for number in range(3):
         rig.add_client(f"Client {number}", f"c{number}@x.example")
-    real = XeroClient.create_contacts
+    real = XeroApi.create_contacts
 
-    def write_then_die(self: XeroClient, records: list[dict]) -> list:  # type: ignore[type-arg]
+    def write_then_die(self: XeroApi, records: list[dict]) -> list:  # type: ignore[type-arg]
         real(self, records)
         raise Interrupted("worker killed before the links were committed")
 
-    monkeypatch.setattr(XeroClient, "create_contacts", write_then_die)
+    monkeypatch.setattr(XeroApi, "create_contacts", write_then_die)
     with pytest.raises(Interrupted):
         rig.sync(sync_items=False, sync_invoices=False)
-    monkeypatch.setattr(XeroClient, "create_contacts", real)
+    monkeypatch.setattr(XeroApi, "create_contacts", real)
     assert len(rig.contacts()) == 3 and rig.links("client") == []
 
     rig.sync(sync_items=False, sync_invoices=False)

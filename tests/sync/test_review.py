@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flask_xerosync.errors import XeroSyncError
-from flask_xerosync.extension import current_state
 from flask_xerosync.models import RecordResult
-from flask_xerosync.sync import review
+from flask_xerosync.services import review
+from flask_xerosync.state import current_state
 from tests.sync.conftest import Rig
 
 

@@ -9,18 +9,18 @@ Whether the invoice belongs to the account is checked by the caller through the 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from .models import InvoiceFlag, InvoiceState, utcnow
+from ..models import InvoiceFlag, InvoiceState, utcnow
+from .connections import DbSession
 
 
-def flag_of(session: Session, account_id: str, invoice_id: str) -> InvoiceFlag | None:
+def flag_of(session: DbSession, account_id: str, invoice_id: str) -> InvoiceFlag | None:
     return session.scalar(
         select(InvoiceFlag).where(InvoiceFlag.account_id == account_id, InvoiceFlag.invoice_id == invoice_id)
     )
 
 
-def flag(session: Session, account_id: str, invoice_id: str) -> InvoiceFlag:
+def flag(session: DbSession, account_id: str, invoice_id: str) -> InvoiceFlag:
     """Mark the invoice to be pushed at the next sync.
 
     Flagging again after a push keeps the Xero invoice id, so the next push updates that invoice
@@ -36,7 +36,7 @@ def flag(session: Session, account_id: str, invoice_id: str) -> InvoiceFlag:
     return row
 
 
-def unflag(session: Session, account_id: str, invoice_id: str) -> InvoiceFlag | None:
+def unflag(session: DbSession, account_id: str, invoice_id: str) -> InvoiceFlag | None:
     """Take back a flag that was not pushed yet; the invoice returns to its previous state.
 
     Never pushed nor rejected → the flag row is removed; pushed before → it shows as pushed again;

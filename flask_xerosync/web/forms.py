@@ -11,7 +11,7 @@ from wtforms import BooleanField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from .config import CONFLICT_POLICIES, CONTACT_FILTERS, INVOICE_STATUSES
+from ..config import CONFLICT_POLICIES, CONTACT_FILTERS, INVOICE_STATUSES
 
 INVOICE_STATUS_LABELS = {
     "DRAFT": "Draft",

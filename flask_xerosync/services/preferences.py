@@ -2,11 +2,14 @@
 
 The lists are read from Xero (``GET /Accounts``, ``GET /TaxRates``) through the connection's
 authorised session, filtered to what a sales invoice can use, and cached per organisation in
-``OrgCache`` until the user clicks **Refresh lists**.
+``OrgCache`` until the user clicks **Refresh lists**. The settings page reads them on a GET, so the
+cache is written in a short session of its own: rendering a page never commits the host's
+``db.session`` (a cache that cannot be written now is simply read from Xero again next time).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,10 +17,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from .errors import ReconnectNeeded, XeroSyncError
-from .extension import current_state
-from .models import Connection, OrgCache, Preferences, utcnow
+from ..errors import ReconnectNeeded, XeroSyncError
+from ..models import Connection, OrgCache, Preferences, default_preferences, utcnow
+from ..state import XeroSyncState
+from .connections import DbSession
+from .xero_api import open_api
+
+logger = logging.getLogger(__name__)
 
 ACCOUNTS = "accounts"
 TAX_RATES = "tax_rates"
@@ -34,7 +43,6 @@ PREFERENCE_FIELDS = (
 ACCOUNT_FIELDS = ("AccountID", "Code", "Name", "Type", "Class", "Status", "TaxType")
 TAX_RATE_FIELDS = ("TaxType", "Name", "Status", "DisplayTaxRate", "EffectiveRate", "CanApplyToRevenue")
 
-
 @dataclass
 class ReferenceLists:
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -43,42 +51,27 @@ class ReferenceLists:
     error: str = ""
 
 
-def preferences_for(account_id: str) -> Preferences:
+def preferences_for(session: DbSession, account_id: str) -> Preferences:
     """The saved preferences, or the defaults (not added to the session) when none were saved."""
-    db = current_state().db
-    saved = db.session.get(Preferences, account_id)
-    if saved is not None:
-        return saved
-    return Preferences(
-        account_id=account_id,
-        sync_clients=True,
-        sync_items=True,
-        sync_invoices=True,
-        invoice_status="DRAFT",
-        sales_account_code="",
-        tax_type="",
-        conflict_policy="xero_wins",
-        contact_filter="not_suppliers",
-    )
+    saved = session.get(Preferences, account_id)
+    return saved if saved is not None else default_preferences(account_id)
 
 
-def save_preferences(account_id: str, values: Mapping[str, Any]) -> Preferences:
+def save_preferences(session: DbSession, account_id: str, values: Mapping[str, Any]) -> Preferences:
     """Store validated preferences in one commit (the extension's own unit of work)."""
-    db = current_state().db
-    preferences = db.session.get(Preferences, account_id)
+    preferences = session.get(Preferences, account_id)
     if preferences is None:
         preferences = Preferences(account_id=account_id)
-        db.session.add(preferences)
+        session.add(preferences)
     for name in PREFERENCE_FIELDS:
         setattr(preferences, name, values[name])
     preferences.saved_at = utcnow()
-    db.session.commit()
+    session.commit()
     return preferences
 
 
-def reference_lists(connection: Connection, refresh: bool = False) -> ReferenceLists:
+def reference_lists(state: XeroSyncState, connection: Connection, refresh: bool = False) -> ReferenceLists:
     """Sales accounts and tax rates of the connection's organisation: cached, or read from Xero."""
-    state = current_state()
     tenant_id = connection.tenant_id
     if not tenant_id:
         return ReferenceLists(error="No organisation is connected.")
@@ -93,7 +86,8 @@ def reference_lists(connection: Connection, refresh: bool = False) -> ReferenceL
             fetched_at=min(cached[ACCOUNTS].fetched_at, cached[TAX_RATES].fetched_at),
         )
     try:
-        accounts, tax_rates = _read_from_xero(connection)
+        api = open_api(state, connection)
+        accounts, tax_rates = sales_accounts(api.get_accounts()), sales_tax_rates(api.get_tax_rates())
     except ReconnectNeeded as exc:
         return ReferenceLists(error=str(exc))
     except XeroSyncError:
@@ -105,24 +99,30 @@ def reference_lists(connection: Connection, refresh: bool = False) -> ReferenceL
             lists.accounts, lists.tax_rates = cached[ACCOUNTS].payload, cached[TAX_RATES].payload
             lists.fetched_at = cached[ACCOUNTS].fetched_at
         return lists
+    fetched_at = _cache(state, tenant_id, {ACCOUNTS: accounts, TAX_RATES: tax_rates})
+    return ReferenceLists(accounts=accounts, tax_rates=tax_rates, fetched_at=fetched_at)
+
+
+def _cache(state: XeroSyncState, tenant_id: str, lists: Mapping[str, list[dict[str, Any]]]) -> datetime:
+    """Store the lists in a short session of their own (see the module docstring)."""
     now = utcnow()
-    for kind, payload in ((ACCOUNTS, accounts), (TAX_RATES, tax_rates)):
-        row = cached.get(kind)
-        if row is None:
-            state.db.session.add(OrgCache(tenant_id=tenant_id, kind=kind, payload=payload, fetched_at=now))
-        else:
-            row.payload = payload
-            row.fetched_at = now
-    state.db.session.commit()
-    return ReferenceLists(accounts=accounts, tax_rates=tax_rates, fetched_at=now)
-
-
-def _read_from_xero(connection: Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Two calls through the API client, so they share the organisation's rate limit with syncs."""
-    from .jobs import build_client  # jobs reads preferences from this module
-
-    client = build_client(current_state(), connection)
-    return sales_accounts(client.get_accounts()), sales_tax_rates(client.get_tax_rates())
+    try:
+        with Session(state.db.engine) as session:
+            rows = {
+                row.kind: row
+                for row in session.scalars(select(OrgCache).where(OrgCache.tenant_id == tenant_id))
+            }
+            for kind, payload in lists.items():
+                row = rows.get(kind)
+                if row is None:
+                    session.add(OrgCache(tenant_id=tenant_id, kind=kind, payload=payload, fetched_at=now))
+                else:
+                    row.payload = payload
+                    row.fetched_at = now
+            session.commit()
+    except SQLAlchemyError:
+        logger.warning("xerosync: could not cache the reference lists of organisation %s", tenant_id, exc_info=True)
+    return now
 
 
 def sales_accounts(accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,20 +1,21 @@
 """Resolve a client the sync reported as "needs review": link it to a chosen Xero contact, or
 create it as a new record on the other side.
 
-Called from the run page (inside the app's context): the functions read the extension's state,
-act at once through the Xero client, commit, and mark the record resolved. A refusal is raised
-as :class:`~flask_xerosync.errors.XeroSyncError` with a plain-language message.
+Called from the run page with the app's state: the functions act at once through the connection's
+Xero API, commit, and mark the record resolved. A refusal is raised as
+:class:`~flask_xerosync.errors.XeroSyncError` with a plain-language message.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import XeroSyncError
 from ..host import Client
 from ..models import LinkKind, RecordResult, Run
-from .contacts import (
+from ..state import XeroSyncState
+from ..sync.contacts import (
     client_fingerprint,
     client_from_contact,
     contact_payload,
@@ -22,12 +23,12 @@ from .contacts import (
     merge_for_link,
     xero_updated_at,
 )
-from .matching import normalise_name
-from .outcomes import TO_HOST, TO_XERO, fix_for
-from .store import LinkConflict, Scope, SyncStore
-
-if TYPE_CHECKING:
-    from ..xero.client import XeroClient
+from ..sync.matching import normalise_name
+from ..sync.outcomes import TO_HOST, TO_XERO, fix_for
+from ..sync.store import LinkConflict, Scope, SyncStore
+from .connections import connection_of
+from .preferences import preferences_for
+from .xero_api import open_api
 
 
 def candidates_of(record: RecordResult) -> list[dict[str, Any]]:
@@ -36,26 +37,21 @@ def candidates_of(record: RecordResult) -> list[dict[str, Any]]:
 
 
 class _Resolver:
-    def __init__(self, record: RecordResult, client: XeroClient | None) -> None:
-        from ..extension import current_state
-        from ..jobs import build_client
-
-        state = current_state()
+    def __init__(self, state: XeroSyncState, record: RecordResult) -> None:
         if record.resolved:
             raise XeroSyncError("This record was already resolved.")
-        run = state.db.session.get(Run, record.run_id)
+        session = state.db.session
+        run = session.get(Run, record.run_id)
         assert run is not None
         self.record = record
         self.scope = Scope(run.account_id, run.tenant_id)
-        self.store = SyncStore(state.db.session)
+        self.store = SyncStore(session)
         self.host = state.host_data
-        self.preferences = self.store.preferences(run.account_id)
-        connection = self.store.connection(run.account_id)
-        if client is None:
-            if connection is None or connection.tenant_id != run.tenant_id:
-                raise XeroSyncError("This account is no longer connected to the organisation of that sync.")
-            client = build_client(state, connection)
-        self.client = client
+        self.preferences = preferences_for(session, run.account_id)
+        connection = connection_of(session, run.account_id)
+        if connection is None or connection.tenant_id != run.tenant_id:
+            raise XeroSyncError("This account is no longer connected to the organisation of that sync.")
+        self.api = open_api(state, connection)
 
     def host_client(self) -> Client:
         found = host_clients_by_id(self.host, self.scope.account_id, [str(self.record.host_id)])
@@ -64,13 +60,13 @@ class _Resolver:
         return found[str(self.record.host_id)]
 
     def contact(self, contact_id: str) -> dict[str, Any]:
-        found = self.client.get_contacts([contact_id])
+        found = self.api.get_contacts([contact_id])
         if not found:
             raise XeroSyncError("That Xero contact no longer exists.")
         return found[0]
 
     def push(self, client: Client, contact_id: str | None) -> dict[str, Any]:
-        result = self.client.upsert_contacts([contact_payload(client, contact_id)])[0]
+        result = self.api.upsert_contacts([contact_payload(client, contact_id)])[0]
         if not result.ok:
             raise XeroSyncError(f"Xero refused it: {'; '.join(result.messages)} {fix_for(result.messages)}")
         return result.record
@@ -96,14 +92,14 @@ class _Resolver:
         self.store.commit()
 
 
-def link_to_contact(record: RecordResult, xero_id: str, *, client: XeroClient | None = None) -> None:
+def link_to_contact(state: XeroSyncState, record: RecordResult, xero_id: str) -> None:
     """Link the record's host client to the Xero contact chosen among its candidates; the two
     are merged by the conflict policy (the winner's values, the other's where the winner has none)."""
     if record.direction != TO_XERO or not record.host_id:
         raise XeroSyncError("Only a client of this app can be linked to a chosen Xero contact.")
     if xero_id not in {str(c["xero_id"]) for c in candidates_of(record)}:
         raise XeroSyncError("Choose one of the Xero contacts listed for this client.")
-    resolver = _Resolver(record, client)
+    resolver = _Resolver(state, record)
     host = resolver.host_client()
     contact = resolver.contact(xero_id)
     xero_value = client_from_contact(contact)
@@ -119,9 +115,9 @@ def link_to_contact(record: RecordResult, xero_id: str, *, client: XeroClient | 
     resolver.done("linked", xero_id=xero_id)
 
 
-def create_new(record: RecordResult, *, client: XeroClient | None = None) -> None:
+def create_new(state: XeroSyncState, record: RecordResult) -> None:
     """Create the record on the other side as a new client / contact, and link the two."""
-    resolver = _Resolver(record, client)
+    resolver = _Resolver(state, record)
     if record.direction == TO_XERO and record.host_id:
         host = resolver.host_client()
         name = normalise_name(host.name)

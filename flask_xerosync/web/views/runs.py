@@ -11,16 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, redirect, request, session, url_for
+from flask import abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import jobs, runs
-from ..blueprint import bp, is_htmx, plan_required, render_page
-from ..errors import XeroSyncError
-from ..extension import current_state
-from ..models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunStatus
-from ..sync import review
-from .connect import NOTICE_KEY, notify
+from ...errors import XeroSyncError
+from ...models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunStatus
+from ...services import review, runs
+from ...services.connections import connection_of
+from ...services.run_status import Progress, live_progress, reconcile
+from ...services.sync_now import request_sync
+from ...state import current_state
+from ..blueprint import bp, is_htmx
+from ..guards import plan_required
+from ..notices import notify, pop_notice
+from ..rendering import render_page
 
 RECORDS_PER_PAGE = 50
 
@@ -30,7 +34,7 @@ class SyncPanel:
     """What the sync panel of the settings page shows."""
 
     active: Run | None
-    progress: runs.Progress | None
+    progress: Progress | None
     last: Run | None
     history: list[Run]
 
@@ -42,9 +46,9 @@ def sync_panel(connection: Connection) -> SyncPanel:
     active = runs.active_run(session, connection.account_id)
     progress = None
     if active is not None:
-        runs.reconcile(session, state.redis, state.config.queue_name, active)
+        reconcile(session, state.redis, state.config.queue_name, active)
         if active.status in RunStatus.ACTIVE:
-            progress = runs.live_progress(state.redis, active)
+            progress = live_progress(state.redis, active)
         else:
             active = None
     return SyncPanel(
@@ -57,19 +61,14 @@ def sync_panel(connection: Connection) -> SyncPanel:
 
 @bp.context_processor
 def sync_helpers() -> dict[str, Any]:
-    return {
-        "xerosync_sync_panel": sync_panel,
-        "xerosync_time": jobs.format_time,
-        "xerosync_stage_label": lambda stage: runs.STAGE_LABELS.get(stage, stage.title()),
-        "xerosync_outcomes": Outcome.ALL,
-    }
+    return {"xerosync_sync_panel": sync_panel}
 
 
 @bp.post("/sync")
 @plan_required
 def sync_now(account_id: str) -> Response | str:
     """Start a run (or find the running one) and show its progress; a plain POST redirects back."""
-    outcome = jobs.request_sync(account_id)
+    outcome = request_sync(current_state(), account_id)
     if not is_htmx():
         if outcome.refusal:
             notify(outcome.refusal, "info" if outcome.run is not None else "error")
@@ -105,7 +104,7 @@ def run_detail(account_id: str, run_id: str) -> str:
         request.args.get("page", 1, type=int) or 1,
         RECORDS_PER_PAGE,
     )
-    progress = runs.live_progress(state.redis, run) if run.status in RunStatus.ACTIVE else None
+    progress = live_progress(state.redis, run) if run.status in RunStatus.ACTIVE else None
     return render_page(
         "xerosync/run.html",
         run=run,
@@ -117,7 +116,7 @@ def run_detail(account_id: str, run_id: str) -> str:
             for record in page.records
             if record.outcome == Outcome.NEEDS_REVIEW and not record.resolved
         },
-        notice=_pop_notice(),
+        notice=pop_notice(),
     )
 
 
@@ -127,7 +126,7 @@ def link_record(account_id: str, run_id: str, record_id: int) -> Response:
     """Resolve a "needs review" client by linking it to the Xero contact the user chose."""
     record = _reviewable_record(account_id, run_id, record_id)
     xero_id = request.form.get("xero_contact_id", "")
-    _resolve(lambda: review.link_to_contact(record, xero_id), "Linked. The next sync keeps them in step.")
+    _resolve(lambda: review.link_to_contact(current_state(), record, xero_id), "Linked. The next sync keeps them in step.")
     return _back_to_run(run_id)
 
 
@@ -136,7 +135,7 @@ def link_record(account_id: str, run_id: str, record_id: int) -> Response:
 def create_record(account_id: str, run_id: str, record_id: int) -> Response:
     """Resolve a "needs review" client by creating it as a new record on the other side."""
     record = _reviewable_record(account_id, run_id, record_id)
-    _resolve(lambda: review.create_new(record), "Created as a new record and linked.")
+    _resolve(lambda: review.create_new(current_state(), record), "Created as a new record and linked.")
     return _back_to_run(run_id)
 
 
@@ -166,11 +165,11 @@ def _reviewable_record(account_id: str, run_id: str, record_id: int) -> RecordRe
 
 def _status_fragment(run: Run, notice: dict[str, str] | None) -> str:
     state = current_state()
-    runs.reconcile(state.db.session, state.redis, state.config.queue_name, run)
+    reconcile(state.db.session, state.redis, state.config.queue_name, run)
     if run.status in RunStatus.ACTIVE:
-        progress = runs.live_progress(state.redis, run)
+        progress = live_progress(state.redis, run)
         return render_page("xerosync/_sync_progress.html", run=run, progress=progress, notice=notice)
-    connection = jobs.connection_of(state.db.session, run.account_id)
+    connection = connection_of(state.db.session, run.account_id)
     reconnect_needed = connection is not None and connection.status == ConnectionStatus.RECONNECT_NEEDED
     return render_page("xerosync/_sync_summary.html", run=run, notice=notice, reconnect_needed=reconnect_needed)
 
@@ -183,8 +182,3 @@ def _history_update(account_id: str) -> str:
 
 def _back_to_run(run_id: str) -> Response:
     return redirect(url_for("xerosync.run_detail", run_id=run_id, filter="needs_review"))
-
-
-def _pop_notice() -> dict[str, str] | None:
-    notice: dict[str, str] | None = session.pop(NOTICE_KEY, None)
-    return notice

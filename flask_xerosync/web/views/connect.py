@@ -1,24 +1,29 @@
-"""Connect to Xero, the OAuth callback, choosing an organisation, and disconnecting."""
+"""Connect to Xero, the OAuth callback, choosing an organisation, and disconnecting.
+
+Xero sends the user back to the callback URL: ``XEROSYNC_REDIRECT_URI`` when set, else the
+blueprint's ``callback`` route as an absolute URL (which needs ``SERVER_NAME``, or ProxyFix behind a
+proxy, for Flask to know the public host and scheme).
+"""
 
 from __future__ import annotations
 
 from flask import redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ..blueprint import bp, plan_required, render_page
-from ..models import Connection, ConnectionStatus
-from ..oauth import flow
+from ...models import Connection, ConnectionStatus
+from ...oauth.consent import Organisation
+from ...services import connect as connect_service
+from ...services.connect import FlowRefused
+from ...services.connections import connection_of
+from ...state import current_state
+from ..blueprint import bp
+from ..guards import plan_required
+from ..notices import back_to_settings, notify
+from ..rendering import render_page
 
-NOTICE_KEY = "xerosync_notice"
 
-
-def notify(message: str, kind: str = "info") -> None:
-    """Leave a plain message for the settings page to show once (``kind``: info or error)."""
-    session[NOTICE_KEY] = {"message": message, "kind": kind}
-
-
-def back_to_settings() -> Response:
-    return redirect(url_for("xerosync.settings"))
+def callback_url() -> str:
+    return current_state().config.redirect_uri or url_for("xerosync.callback", _external=True)
 
 
 @bp.post("/connect")
@@ -26,8 +31,12 @@ def back_to_settings() -> Response:
 def connect(account_id: str) -> Response:
     """Connect and Reconnect: start the authorisation-code flow at Xero."""
     try:
-        return redirect(flow.start_authorization(account_id))
-    except flow.FlowRefused as exc:
+        return redirect(
+            connect_service.start_authorization(
+                current_state(), account_id, redirect_uri=callback_url(), flow_session=session
+            )
+        )
+    except FlowRefused as exc:
         notify(str(exc), "error")
         return back_to_settings()
 
@@ -36,8 +45,10 @@ def connect(account_id: str) -> Response:
 @plan_required
 def callback(account_id: str) -> Response:
     try:
-        connection = flow.complete_authorization(account_id, request.args)
-    except flow.FlowRefused as exc:
+        connection = connect_service.complete_authorization(
+            current_state(), account_id, request.args, redirect_uri=callback_url(), flow_session=session
+        )
+    except FlowRefused as exc:
         notify(str(exc), "error")
         return back_to_settings()
     if connection.status == ConnectionStatus.CHOOSING:
@@ -49,7 +60,7 @@ def callback(account_id: str) -> Response:
 @bp.get("/choose")
 @plan_required
 def choose(account_id: str) -> Response | str:
-    connection = flow.connection_for(account_id)
+    connection = connection_of(current_state().db.session, account_id)
     if connection is None or connection.status != ConnectionStatus.CHOOSING:
         return back_to_settings()
     return _choose_page(connection, error="")
@@ -58,28 +69,29 @@ def choose(account_id: str) -> Response | str:
 @bp.post("/choose")
 @plan_required
 def choose_submit(account_id: str) -> Response | tuple[str, int]:
+    state = current_state()
     try:
-        connection = flow.choose_organisation(account_id, request.form.get("tenant_id", ""))
-    except flow.FlowRefused as exc:
-        connection = flow.connection_for(account_id)
-        if connection is None or connection.status != ConnectionStatus.CHOOSING:
+        connection = connect_service.choose_organisation(state, account_id, request.form.get("tenant_id", ""))
+    except FlowRefused as exc:
+        choosing = connection_of(state.db.session, account_id)
+        if choosing is None or choosing.status != ConnectionStatus.CHOOSING:
             notify(str(exc), "error")
             return back_to_settings()
-        return _choose_page(connection, error=str(exc)), 422
+        return _choose_page(choosing, error=str(exc)), 422
     notify(f"Connected to {connection.tenant_name}.")
     return back_to_settings()
 
 
 def _choose_page(connection: Connection, *, error: str) -> str:
     """The organisations the last consent offered, to pick the one this account syncs with."""
-    organisations = [flow.Organisation.from_dict(entry) for entry in connection.pending_tenants or []]
+    organisations = [Organisation.from_dict(entry) for entry in connection.pending_tenants or []]
     return render_page("xerosync/choose_org.html", connection=connection, organisations=organisations, error=error)
 
 
 @bp.get("/disconnect")
 @plan_required
 def confirm_disconnect(account_id: str) -> Response | str:
-    connection = flow.connection_for(account_id)
+    connection = connection_of(current_state().db.session, account_id)
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         return back_to_settings()
     return render_page("xerosync/settings.html", plan_allowed=True, connection=connection, confirm_disconnect=True)
@@ -88,7 +100,7 @@ def confirm_disconnect(account_id: str) -> Response | str:
 @bp.post("/disconnect")
 @plan_required
 def disconnect(account_id: str) -> Response:
-    notes = flow.disconnect(account_id)
+    notes = connect_service.disconnect(current_state(), account_id)
     message = "Disconnected from Xero. Your links and sync history are kept for when you reconnect."
     notify(" ".join([message, *notes]), "error" if notes else "info")
     return back_to_settings()

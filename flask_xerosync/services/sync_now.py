@@ -1,0 +1,105 @@
+"""Sync Now!: start a run for an account's connection and queue its job, once per connection.
+
+The job is enqueued by its import path (:data:`RUN_SYNC`), so the services never import the
+worker; workers started with ``flask xerosync worker`` import it inside the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from rq import Queue
+
+from ..models import ConnectionStatus, Run, RunStatus, utcnow
+from ..state import XeroSyncState
+from .connections import connection_of
+from .run_status import reconcile
+from .runs import active_run, create_run, finish_run, format_time
+
+logger = logging.getLogger(__name__)
+
+RUN_SYNC = "flask_xerosync.worker.job.run_sync"
+"""The RQ job of a run (:func:`flask_xerosync.worker.job.run_sync`), by import path."""
+# How long a finished job's hash (its result and final meta) and a failed one's stay in Redis.
+RESULT_TTL = 24 * 3600
+FAILURE_TTL = 7 * 24 * 3600
+# Two Sync Now! clicks at once: the second waits for the first to enqueue, then finds its run.
+GUARD_KEY = "xerosync:sync-now:{connection_id}"
+GUARD_TIMEOUT = 30
+GUARD_WAIT = 10
+
+NOT_QUEUED = (
+    "The sync could not be queued because the job queue (Redis) did not answer. Nothing was "
+    "changed; Sync Now! again in a moment."
+)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """The answer to Sync Now!: the run to show, whether this request started it, and when no run
+    could be started, a plain explanation (``refusal``)."""
+
+    run: Run | None
+    started: bool = False
+    refusal: str = ""
+
+
+def sync_queue(state: XeroSyncState) -> Queue:
+    return Queue(state.config.queue_name, connection=state.redis)
+
+
+def request_sync(state: XeroSyncState, account_id: str) -> SyncRequest:
+    """Start a run for the account's connection, unless one is queued or running already.
+
+    A per-connection Redis lock serialises concurrent clicks; inside it the run table is the source
+    of truth (an active run whose job died is reconciled first, so it cannot block Sync Now!
+    forever).
+    """
+    session = state.db.session
+    connection = connection_of(session, account_id)
+    if connection is None or connection.status != ConnectionStatus.CONNECTED:
+        return SyncRequest(None, refusal="Connect to Xero before syncing.")
+    lock = state.redis.lock(
+        GUARD_KEY.format(connection_id=connection.id), timeout=GUARD_TIMEOUT, blocking_timeout=GUARD_WAIT
+    )
+    if not lock.acquire():
+        return SyncRequest(None, refusal="A sync is being started right now; refresh the page in a moment.")
+    try:
+        active = active_run(session, account_id)
+        if active is not None:
+            reconcile(session, state.redis, state.config.queue_name, active)
+            if active.status in RunStatus.ACTIVE:
+                return SyncRequest(active, refusal="A sync is already running; here is its progress.")
+        paused_until = connection.paused_until
+        if paused_until is not None and paused_until > utcnow():
+            return SyncRequest(None, refusal=paused_message(paused_until))
+        run = create_run(session, account_id, connection.tenant_id or "")
+        session.commit()
+        try:
+            sync_queue(state).enqueue(
+                RUN_SYNC,
+                run.id,
+                job_id=run.job_id,
+                job_timeout=state.config.job_timeout,
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+                ttl=state.config.job_timeout,
+                description=f"flask-xerosync: sync of account {account_id}",
+            )
+        except RedisError:
+            logger.exception("xerosync: could not queue run %s", run.id)
+            finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
+            return SyncRequest(run, refusal=NOT_QUEUED)
+        return SyncRequest(run, started=True)
+    finally:
+        lock.release()
+
+
+def paused_message(resume_at: datetime) -> str:
+    return (
+        "Xero's daily limit of API calls for this organisation is used up, so the sync is paused. "
+        f"It can continue after {format_time(resume_at)}; nothing already synced is lost."
+    )

@@ -1,0 +1,134 @@
+"""Rendering: the blueprint's pages, and what templates (the extension's and the host's) call.
+
+- :func:`render_page` gives every page ``base_template`` (the host's layout,
+  ``XEROSYNC_BASE_TEMPLATE``) and ``xerosync_config``.
+- The host's templates get two Jinja globals (:data:`HOST_TEMPLATE_GLOBALS`):
+  ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice, and
+  ``xerosync_head()``, the stylesheet and htmx for a host page that shows it.
+- The blueprint's templates get the display helpers of runs (``xerosync_time``,
+  ``xerosync_stage_label``, ``xerosync_progress_text``, ``xerosync_outcomes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import render_template, request
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from ..models import ConnectionStatus, Outcome
+from ..services.connections import connection_of
+from ..services.invoice_flags import flag_of
+from ..services.run_status import Progress
+from ..services.runs import format_time
+from ..state import current_state
+from .blueprint import bp
+
+STAGE_LABELS = {
+    "connect": "Checking the connection",
+    "clients": "Clients",
+    "items": "Services & Products",
+    "invoices": "Invoices",
+    "done": "Finishing",
+}
+# What the records of a stage are called in "120 of 500 clients".
+STAGE_NOUNS = {"clients": "clients", "items": "services & products", "invoices": "invoices"}
+# Connection states in which an invoice may be flagged (a reconnect does not lose flags).
+FLAGGABLE = (ConnectionStatus.CONNECTED, ConnectionStatus.RECONNECT_NEEDED)
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render a blueprint template with what every page needs (see the module docstring)."""
+    config = current_state().config
+    return render_template(template, base_template=config.base_template, xerosync_config=config, **context)
+
+
+def render_plan_explanation() -> str:
+    return render_page("xerosync/settings.html", plan_allowed=False)
+
+
+def stage_label(stage: str) -> str:
+    return STAGE_LABELS.get(stage, stage.title())
+
+
+def progress_text(progress: Progress) -> str:
+    """ "120 of 500 clients", or "" before the stage knows what it has to do."""
+    noun = STAGE_NOUNS.get(progress.stage)
+    if noun is None:
+        return ""
+    if progress.total is None:
+        return f"{progress.done} {noun} so far"
+    return f"{progress.done} of {progress.total} {noun}"
+
+
+@bp.context_processor
+def run_helpers() -> dict[str, Any]:
+    return {
+        "xerosync_time": format_time,
+        "xerosync_stage_label": stage_label,
+        "xerosync_progress_text": progress_text,
+        "xerosync_outcomes": Outcome.ALL,
+    }
+
+
+def head_assets() -> Markup:
+    """The extension's stylesheet and htmx, for the ``<head>`` of a host page that shows the
+    invoice action (so it updates in place); the extension's own pages include them already."""
+    config = current_state().config
+    return Markup(render_template("xerosync/_assets.html", xerosync_config=config))
+
+
+def invoice_action(invoice_id: Any, next_url: str | None = None) -> Markup:
+    """The Push To Xero control of one host invoice of the current account, for the host's
+    invoice actions menu (empty without an account or a plan). ``next_url`` (default: the current
+    page) is where a plain form post returns to."""
+    state = current_state()
+    account_id = state.account_id()
+    if account_id is None or not state.plan_allows(account_id):
+        return Markup("")
+    back_to = safe_next(next_url) or safe_next(request.full_path.rstrip("?"))
+    return Markup(
+        render_template("xerosync/_invoice_action.html", **invoice_action_context(account_id, str(invoice_id), back_to))
+    )
+
+
+def invoice_action_context(account_id: str, invoice_id: str, next_url: str | None) -> dict[str, Any]:
+    """What ``xerosync/_invoice_action.html`` shows for one invoice."""
+    session = current_state().db.session
+    connection = connection_of(session, account_id)
+    status = connection.status if connection is not None else ConnectionStatus.DISCONNECTED
+    flag = flag_of(session, account_id, invoice_id)
+    return {
+        "invoice_id": invoice_id,
+        "flag": flag,
+        "xero_link": _web_link(flag.xero_url) if flag is not None else "",
+        "can_flag": status in FLAGGABLE,
+        "reconnect_needed": status == ConnectionStatus.RECONNECT_NEEDED,
+        "csrf_token": generate_csrf(),
+        "next_url": next_url or "",
+    }
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this host ("/invoices/7?tab=1"), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _web_link(url: str) -> str:
+    """Only http(s) links into Xero are rendered as links."""
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Markup]] = {
+    "xerosync_invoice_action": invoice_action,
+    "xerosync_head": head_assets,
+}
+"""The Jinja globals ``init_app`` registers on the host app."""
