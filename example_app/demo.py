@@ -282,6 +282,7 @@ def demo_environment(settings: DemoSettings, redis_url: str) -> dict[str, str]:
         XEROSYNC_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         XEROSYNC_REDIS_URL=redis_url,
         XEROSYNC_SANDBOX_URL=settings.sandbox_url,
+        XEROSYNC_ALLOW_SANDBOX="true",  # the demo's app and worker run against the sandbox on purpose
         XEROSYNC_HTMX_URL="/vendor/htmx.min.js",
     )
     return env

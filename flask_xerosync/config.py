@@ -232,8 +232,6 @@ def _flag(value: Any) -> bool:
 def _check_sandbox_allowed(config: Mapping[str, Any]) -> None:
     """The sandbox is a stand-in for Xero: pointing a production app at it is a mistake, unless
     the app says so explicitly."""
-    if not config.get("XEROSYNC_SANDBOX_URL"):
-        return
     if config.get("DEBUG") or config.get("TESTING"):
         return
     if _optional(config, "XEROSYNC_ALLOW_SANDBOX", False, _flag):
@@ -246,15 +244,15 @@ def _check_sandbox_allowed(config: Mapping[str, Any]) -> None:
 
 
 def _endpoints(config: Mapping[str, Any]) -> dict[str, str]:
-    _check_sandbox_allowed(config)
-    sandbox = config.get("XEROSYNC_SANDBOX_URL")
+    sandbox = _optional(config, "XEROSYNC_SANDBOX_URL", "", _url) if config.get("XEROSYNC_SANDBOX_URL") else ""
+    if sandbox:
+        _check_sandbox_allowed(config)
     resolved: dict[str, str] = {}
     for key, default in XERO_ENDPOINTS.items():
         if config.get(key) is not None:
             resolved[key] = _optional(config, key, default, _url)
         elif sandbox:
-            base = _optional(config, "XEROSYNC_SANDBOX_URL", "", _url)
-            resolved[key] = base + SANDBOX_PATHS[key]
+            resolved[key] = sandbox + SANDBOX_PATHS[key]
         else:
             resolved[key] = default
     return resolved

@@ -92,6 +92,7 @@ def live_stack(
             "XEROSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "XEROSYNC_REDIS_URL": redis_server.url,
             "XEROSYNC_SANDBOX_URL": sandbox.url,
+            "XEROSYNC_ALLOW_SANDBOX": "true",  # a live app, in neither debug nor testing mode
             "XEROSYNC_HTMX_URL": HTMX_URL,
         }
         app = build_app(config)

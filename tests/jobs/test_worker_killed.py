@@ -31,7 +31,7 @@ def start_worker(app: Flask) -> subprocess.Popen[bytes]:
     """``flask xerosync worker --burst`` for the example app, configured like the test app."""
     keys = ("XEROSYNC_CLIENT_ID", "XEROSYNC_CLIENT_SECRET", "XEROSYNC_ENCRYPTION_KEY", "XEROSYNC_REDIS_URL",
             "XEROSYNC_SANDBOX_URL", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
-    env = {**os.environ, **{key: str(app.config[key]) for key in keys}}
+    env = {**os.environ, **{key: str(app.config[key]) for key in keys}, "XEROSYNC_ALLOW_SANDBOX": "true"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "example_app", "xerosync", "worker", "--burst"],
