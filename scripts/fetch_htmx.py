@@ -1,10 +1,17 @@
 """Put the pinned htmx into ``vendor/htmx.min.js``, taken from the npm registry's ``htmx.org`` package.
 
 The pages load htmx with ``integrity=HTMX_INTEGRITY`` (``flask_xerosync.config``), so a local copy
-must be byte for byte the file the CDN serves. This script fetches the package tarball with
-``npm pack`` (the ordinary npm client, its registry and cache settings), takes
-``package/dist/htmx.min.js`` out of it and refuses to write it unless its hash is the pinned one.
-Run it with the project installed (``make vendor/htmx.min.js`` does).
+must be byte for byte the file the CDN serves. Where it comes from, in this order:
+
+1. ``npm pack`` (the ordinary npm client, with its registry and cache settings): the package
+   tarball, from which ``package/dist/htmx.min.js`` is taken;
+2. without npm, the same tarball over HTTP(S) from the registry npm would use: the
+   ``NPM_CONFIG_REGISTRY`` / ``npm_config_registry`` environment variable, else the
+   ``registry=`` line of ``~/.npmrc``;
+3. with no registry configured either, the file itself from ``HTMX_CDN_URL`` (``--cdn-url``).
+
+Whatever the source, nothing is written unless the file's hash is the pinned one. Run it with the
+project installed (``make vendor/htmx.min.js`` does).
 """
 
 from __future__ import annotations
@@ -19,13 +26,19 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask_xerosync.config import HTMX_INTEGRITY, HTMX_VERSION
+from flask_xerosync.config import HTMX_CDN_URL, HTMX_INTEGRITY, HTMX_VERSION
 
 PACKAGE = "htmx.org"
 MEMBER = "package/dist/htmx.min.js"
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "vendor" / "htmx.min.js"
+REGISTRY_VARIABLES = ("NPM_CONFIG_REGISTRY", "npm_config_registry")
+DOWNLOAD_TIMEOUT = 60
 
 
 class FetchError(RuntimeError):
@@ -59,11 +72,8 @@ def check_integrity(data: bytes, expected: str) -> None:
         )
 
 
-def npm_pack(spec: str, destination: Path, npm: str = "npm") -> Path:
+def npm_pack(spec: str, destination: Path, executable: str) -> Path:
     """Download ``spec``'s tarball into ``destination`` with ``npm pack`` and return its path."""
-    executable = shutil.which(npm)
-    if executable is None:
-        raise FetchError(f"'{npm}' is not on PATH: install Node.js and npm (Debian: apt-get install npm).")
     completed = subprocess.run(
         [executable, "pack", spec, "--json", "--pack-destination", str(destination)],
         capture_output=True,
@@ -81,6 +91,37 @@ def npm_pack(spec: str, destination: Path, npm: str = "npm") -> Path:
     if not tarball.is_file():
         raise FetchError(f"npm pack {spec} reported {filename} but did not write it.")
     return tarball
+
+
+def configured_registry(environ: Mapping[str, str], npmrc: Path) -> str | None:
+    """The registry npm would use: the environment's, else ``~/.npmrc``'s ``registry=`` line."""
+    for variable in REGISTRY_VARIABLES:
+        if environ.get(variable, "").strip():
+            return environ[variable].strip()
+    try:
+        lines = npmrc.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, _, value = line.partition("=")
+        if name.strip() == "registry" and value.strip():
+            return value.strip()
+    return None
+
+
+def registry_tarball_url(registry: str, version: str) -> str:
+    """Where a registry keeps an unscoped package's tarball: ``<registry>/<name>/-/<name>-<version>.tgz``."""
+    return f"{registry.rstrip('/')}/{PACKAGE}/-/{PACKAGE}-{version}.tgz"
+
+
+def download(url: str) -> bytes:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise FetchError(f"Refusing to download {url}: only http(s) URLs are fetched.")
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            return bytes(response.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise FetchError(f"Could not download {url}: {exc}") from None
 
 
 def read_member(tarball: Path, member: str) -> bytes:
@@ -102,15 +143,43 @@ def write_atomically(target: Path, data: bytes) -> None:
     os.replace(handle.name, target)
 
 
-def fetch_htmx(version: str, integrity: str, output: Path, npm: str = "npm") -> bool:
-    """Make ``output`` the checked htmx file; return False when it already was (nothing fetched)."""
-    if output.is_file() and integrity_matches(output.read_bytes(), integrity):
-        return False
+def fetch_file(version: str, npm: str, cdn_url: str, environ: Mapping[str, str], npmrc: Path) -> tuple[bytes, str]:
+    """``dist/htmx.min.js`` of the release, unchecked, and where it came from (module docstring)."""
+    executable = shutil.which(npm)
     with tempfile.TemporaryDirectory(prefix="xerosync-htmx-") as workdir:
-        data = read_member(npm_pack(f"{PACKAGE}@{version}", Path(workdir), npm), MEMBER)
+        if executable is not None:
+            tarball = npm_pack(f"{PACKAGE}@{version}", Path(workdir), executable)
+            return read_member(tarball, MEMBER), "npm pack"
+        registry = configured_registry(environ, npmrc)
+        url = cdn_url if registry is None else registry_tarball_url(registry, version)
+        try:
+            data = download(url)
+        except FetchError as exc:
+            raise FetchError(f"'{npm}' is not on PATH, so {url} was tried. {exc}") from None
+        if registry is None:
+            return data, url
+        tarball = Path(workdir) / f"{PACKAGE}-{version}.tgz"
+        tarball.write_bytes(data)
+        return read_member(tarball, MEMBER), url
+
+
+def fetch_htmx(
+    version: str,
+    integrity: str,
+    output: Path,
+    npm: str = "npm",
+    cdn_url: str = HTMX_CDN_URL,
+    environ: Mapping[str, str] = os.environ,
+    npmrc: Path | None = None,
+) -> str | None:
+    """Make ``output`` the checked htmx file; return where it came from, or None when it already
+    was the pinned file (nothing fetched)."""
+    if output.is_file() and integrity_matches(output.read_bytes(), integrity):
+        return None
+    data, source = fetch_file(version, npm, cdn_url, environ, npmrc or Path.home() / ".npmrc")
     check_integrity(data, integrity)
     write_atomically(output, data)
-    return True
+    return source
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,13 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--integrity", default=HTMX_INTEGRITY, help="expected SRI hash (default: the pinned one)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write (default: %(default)s)")
     parser.add_argument("--npm", default="npm", help="the npm executable (default: %(default)s)")
+    parser.add_argument("--cdn-url", default=HTMX_CDN_URL,
+                        help="the file itself, used without npm and without a registry (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        fetched = fetch_htmx(args.version, args.integrity, args.output, args.npm)
+        source = fetch_htmx(args.version, args.integrity, args.output, args.npm, args.cdn_url)
     except FetchError as exc:
         print(f"fetch_htmx: {exc}", file=sys.stderr)
         return 1
-    state = "fetched and checked" if fetched else "already present and checked"
+    state = f"fetched ({source}) and checked" if source else "already present and checked"
     print(f"htmx {args.version}: {args.output} {state} ({args.integrity[:20]}…)")
     return 0
 

@@ -1,11 +1,17 @@
-"""``scripts/fetch_htmx.py`` against a stand-in ``npm`` that packs a tarball like the registry's."""
+"""``scripts/fetch_htmx.py`` against a stand-in ``npm`` that packs a tarball like the registry's, and,
+without npm, against a local HTTP server standing in for a registry and for the CDN."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import textwrap
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -53,12 +59,70 @@ def fake_npm(tmp_path: Path) -> Path:
     return npm
 
 
-def fetch(npm: Path, output: Path, integrity: str, **env: str) -> subprocess.CompletedProcess[str]:
+def fetch(npm: Path, output: Path, integrity: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the script with no registry configured unless ``env`` names one (HOME is the test's
+    own folder, so the user's ``~/.npmrc`` is not read)."""
+    clean = {k: v for k, v in os.environ.items() if k.lower() != "npm_config_registry"}
+    clean["HOME"] = str(output.parent)
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--npm", str(npm), "--version", "2.0.11",
-         "--integrity", integrity, "--output", str(output)],
-        capture_output=True, text=True, env={**os.environ, **env}, check=False,
+         "--integrity", integrity, "--output", str(output), *extra],
+        capture_output=True, text=True, env={**clean, **env}, check=False,
     )
+
+
+def tarball_of(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("package/dist/htmx.min.js")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class Files(ThreadingHTTPServer):
+    """A local HTTP server answering GET with the bytes stored for a path (404 otherwise)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _FileHandler)
+        self.files: dict[str, bytes] = {}
+        self.requested: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: Files
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.requested.append(self.path)
+        body = self.server.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def files() -> Iterator[Files]:
+    server = Files()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+REGISTRY_TARBALL = "/registry/htmx.org/-/htmx.org-2.0.11.tgz"
+CDN_FILE = "/npm/htmx.org@2.0.11/dist/htmx.min.js"
 
 
 def test_fetches_checks_and_writes_the_file(fake_npm: Path, tmp_path: Path) -> None:
@@ -105,10 +169,48 @@ def test_an_npm_failure_is_reported(fake_npm: Path, tmp_path: Path) -> None:
     assert not output.exists()
 
 
-def test_a_missing_npm_is_named(tmp_path: Path) -> None:
-    result = fetch(tmp_path / "no-such-npm", tmp_path / "htmx.min.js", sri_of(CONTENT))
+def test_without_npm_the_tarball_comes_from_the_registry_in_the_environment(files: Files, tmp_path: Path) -> None:
+    files.files[REGISTRY_TARBALL] = tarball_of(CONTENT)
+    output = tmp_path / "htmx.min.js"
+    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), NPM_CONFIG_REGISTRY=files.url + "/registry/")
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() == CONTENT
+    assert files.requested == [REGISTRY_TARBALL]
+
+
+def test_without_npm_the_registry_of_npmrc_is_used(files: Files, tmp_path: Path) -> None:
+    files.files[REGISTRY_TARBALL] = tarball_of(CONTENT)
+    (tmp_path / ".npmrc").write_text(f"fund=false\nregistry = {files.url}/registry\n")
+    output = tmp_path / "htmx.min.js"
+    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), "--cdn-url", files.url + CDN_FILE)
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() == CONTENT
+    assert files.requested == [REGISTRY_TARBALL]
+
+
+def test_without_npm_or_a_registry_the_cdn_file_is_used(files: Files, tmp_path: Path) -> None:
+    files.files[CDN_FILE] = CONTENT
+    output = tmp_path / "htmx.min.js"
+    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), "--cdn-url", files.url + CDN_FILE)
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() == CONTENT
+    assert files.requested == [CDN_FILE]
+
+
+def test_a_downloaded_file_with_another_hash_writes_nothing(files: Files, tmp_path: Path) -> None:
+    files.files[REGISTRY_TARBALL] = tarball_of(b"/* not htmx */")
+    output = tmp_path / "vendor" / "htmx.min.js"
+    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), npm_config_registry=files.url + "/registry")
     assert result.returncode == 1
-    assert "is not on PATH" in result.stderr
+    assert "does not match the pinned hash" in result.stderr
+    assert not output.exists()
+
+
+def test_a_missing_npm_and_a_failed_download_are_named(files: Files, tmp_path: Path) -> None:
+    result = fetch(tmp_path / "no-such-npm", tmp_path / "htmx.min.js", sri_of(CONTENT),
+                   "--cdn-url", files.url + "/gone.js")
+    assert result.returncode == 1
+    assert "is not on PATH" in result.stderr and "404" in result.stderr
 
 
 def test_an_unsupported_integrity_algorithm_is_refused(fake_npm: Path, tmp_path: Path) -> None:
