@@ -52,8 +52,8 @@ class XeroSync:
             raise TypeError("XeroSync.init_app needs db=, the app's flask_sqlalchemy.SQLAlchemy instance.")
         if host_data is None:
             raise TypeError("XeroSync.init_app needs host_data=, the app's HostData implementation.")
-        check_host_data(host_data)
         config = load_config(app.config)
+        check_host_data(host_data)
         app.extensions[EXTENSION_KEY] = XeroSyncState.build(config, db, host_data, self.callbacks)
         app.register_blueprint(routed_blueprint(), url_prefix=config.url_prefix or None)
         for name, function in HOST_TEMPLATE_GLOBALS.items():

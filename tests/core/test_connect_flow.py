@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from flask_xerosync import signals
 from flask_xerosync.state import current_state
+from tests.conftest import HARBOUR_LOGIN, app_config, build_app, drop_app_tables, login
 
 from .conftest import (
     SETTINGS,
@@ -159,3 +160,30 @@ def test_reconnecting_without_finishing_keeps_the_connection(app: Flask, harbour
     connection = connection_of(app)
     assert connection is not None
     assert (connection.status, connection.token_encrypted) == ("connected", connected.token_encrypted)
+
+
+def test_xerosync_redirect_uri_is_where_xero_sends_the_user_back(
+    sandbox_org: Any, redis_url: str, database_url: str
+) -> None:
+    """Behind a proxy Flask may not know the public URL: ``XEROSYNC_REDIRECT_URI`` is used instead
+    of the callback route's ``url_for(..., _external=True)``, for the consent and the token request."""
+    redirect_uri = "https://app.example/settings/accounting-sync/callback"
+    sandbox_org.sandbox.control.register_app(
+        client_id="behind-a-proxy", client_secret="behind-a-proxy-secret", redirect_uris=[redirect_uri]
+    )
+    app = build_app(app_config(
+        sandbox_org.sandbox.url, redis_url, database_url, XEROSYNC_CLIENT_ID="behind-a-proxy",
+        XEROSYNC_CLIENT_SECRET="behind-a-proxy-secret", XEROSYNC_REDIRECT_URI=redirect_uri,
+    ))
+    try:
+        client = app.test_client()
+        login(client, *HARBOUR_LOGIN)
+        start = client.post(SETTINGS + "connect", data={"csrf_token": csrf_token(client)})
+        assert parse_qs(urlsplit(start.headers["Location"]).query)["redirect_uri"] == [redirect_uri]
+        back = urlsplit(str(sandbox_org.sandbox.control.authorize(start.headers["Location"], action="authorise")))
+        assert f"{back.scheme}://{back.netloc}{back.path}" == redirect_uri
+        assert client.get(f"{back.path}?{back.query}").status_code == 302
+        connection = connection_of(app)
+        assert connection is not None and connection.status == "connected"
+    finally:
+        drop_app_tables(app)

@@ -13,28 +13,10 @@ from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
 import flask_xerosync
-from flask_xerosync import ConfigError, XeroSync
+from flask_xerosync import ConfigError, HostData, XeroSync
 from flask_xerosync.state import current_state
 from flask_xerosync.web.blueprint import resource_folders
-
-
-class NoHostData:
-    """A host with no records at all (every method really implemented)."""
-
-    def list_clients(self, account_id: str, changed_since: Any) -> list[Any]:
-        return []
-
-    def save_clients(self, account_id: str, clients: Any) -> list[str]:
-        return []
-
-    def list_items(self, account_id: str, changed_since: Any) -> list[Any]:
-        return []
-
-    def save_items(self, account_id: str, items: Any) -> list[str]:
-        return []
-
-    def get_invoices(self, account_id: str, invoice_ids: Any) -> list[Any]:
-        return []
+from tests.engine.fakes import MemoryHost
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
@@ -67,7 +49,7 @@ def test_public_names() -> None:
 
 def test_init_app_stores_state_without_connecting_to_redis() -> None:
     app, db = make_app()
-    extension = XeroSync(app, db=db, host_data=NoHostData())  # Redis at port 1 is never reached
+    extension = XeroSync(app, db=db, host_data=MemoryHost())  # Redis at port 1 is never reached
 
     with app.app_context():
         state = current_state()
@@ -81,19 +63,19 @@ def test_init_app_stores_state_without_connecting_to_redis() -> None:
 def test_mounting_twice_fails() -> None:
     app, db = make_app()
     extension = XeroSync()
-    extension.init_app(app, db=db, host_data=NoHostData())
+    extension.init_app(app, db=db, host_data=MemoryHost())
 
     with pytest.raises(RuntimeError, match="already registered"):
-        extension.init_app(app, db=db, host_data=NoHostData())
+        extension.init_app(app, db=db, host_data=MemoryHost())
     with pytest.raises(RuntimeError, match="already registered"):
-        XeroSync(app, db=db, host_data=NoHostData())
+        XeroSync(app, db=db, host_data=MemoryHost())
 
 
 def test_one_extension_serves_several_apps() -> None:
     extension = XeroSync()
     for prefix in ("/a", "/b/c"):
         app, db = make_app(XEROSYNC_URL_PREFIX=prefix, SERVER_NAME="localhost")
-        extension.init_app(app, db=db, host_data=NoHostData())
+        extension.init_app(app, db=db, host_data=MemoryHost())
         with app.test_request_context():
             from flask import url_for
 
@@ -104,7 +86,7 @@ def test_one_extension_serves_several_apps() -> None:
 def test_db_and_host_data_are_required() -> None:
     app, db = make_app()
     with pytest.raises(TypeError, match="db="):
-        XeroSync().init_app(app, host_data=NoHostData())
+        XeroSync().init_app(app, host_data=MemoryHost())
     with pytest.raises(TypeError, match="host_data="):
         XeroSync().init_app(app, db=db)
 
@@ -135,14 +117,14 @@ def test_bad_config_names_the_key(overrides: dict[str, Any], key: str) -> None:
     db = SQLAlchemy(app)
 
     with pytest.raises(ConfigError, match=key):
-        XeroSync(app, db=db, host_data=NoHostData())
+        XeroSync(app, db=db, host_data=MemoryHost())
     assert "xerosync" not in app.extensions
 
 
 def test_second_encryption_key_is_accepted_for_rotation() -> None:
     keys = f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
     app, db = make_app(XEROSYNC_ENCRYPTION_KEY=keys)
-    XeroSync(app, db=db, host_data=NoHostData())
+    XeroSync(app, db=db, host_data=MemoryHost())
     with app.app_context():
         assert len(current_state().config.encryption_keys) == 2
 
@@ -169,7 +151,7 @@ def test_missing_resources_fail_clearly(tmp_path: Path) -> None:
 
 def test_static_and_base_template_are_served() -> None:
     app, db = make_app(SERVER_NAME="localhost", XEROSYNC_HTMX_INTEGRITY="")
-    XeroSync(app, db=db, host_data=NoHostData())
+    XeroSync(app, db=db, host_data=MemoryHost())
     client = app.test_client()
 
     assert client.get("/settings/accounting-sync/static/xerosync/xerosync.css").status_code == 200
@@ -185,5 +167,70 @@ def test_static_and_base_template_are_served() -> None:
 
 def test_invoice_action_global_is_registered() -> None:
     app, db = make_app()
-    XeroSync(app, db=db, host_data=NoHostData())
+    XeroSync(app, db=db, host_data=MemoryHost())
     assert "xerosync_invoice_action" in app.jinja_env.globals
+
+
+class Stubs(MemoryHost):
+    """A host whose methods are the stubs people leave behind."""
+
+    def list_clients(self, account_id: str, changed_since: Any) -> Any:
+        ...
+
+    def save_clients(self, account_id: str, clients: Any) -> Any:
+        """Create or update clients."""
+
+    def list_items(self, account_id: str, changed_since: Any) -> Any:
+        pass
+
+    def save_items(self, account_id: str, items: Any) -> Any:
+        raise NotImplementedError
+
+    def get_invoices(self, account_id: str, invoice_ids: Any) -> Any:
+        """Not yet."""
+        raise NotImplementedError("later")
+
+
+class HalfDone(HostData):
+    """Inherits four of the five methods from the protocol unchanged."""
+
+    def list_clients(self, account_id: str, changed_since: Any) -> Any:
+        return []
+
+
+class Broken:
+    list_clients = save_clients = list_items = save_items = "not a method"
+
+    def get_invoices(self, account_id: str, invoice_ids: Any) -> Any:
+        return []
+
+
+def test_init_app_refuses_a_host_data_of_stubs_naming_each_method() -> None:
+    app, db = make_app()
+    with pytest.raises(TypeError) as refused:
+        XeroSync(app, db=db, host_data=Stubs())
+    message = str(refused.value)
+    assert "Stubs" in message
+    for name in ("list_clients", "save_clients", "list_items", "save_items", "get_invoices"):
+        assert f"{name} (a stub)" in message
+    assert "xerosync" not in app.extensions
+
+
+def test_init_app_refuses_methods_inherited_from_the_protocol_or_missing_or_not_callable() -> None:
+    app, db = make_app()
+    with pytest.raises(TypeError, match=r"HalfDone.*save_clients \(inherited unchanged from HostData\)") as half:
+        XeroSync(app, db=db, host_data=HalfDone())
+    assert "list_clients" not in str(half.value)
+
+    with pytest.raises(TypeError, match=r"Broken.*list_clients \(not callable\)"):
+        XeroSync(app, db=db, host_data=Broken())
+
+    with pytest.raises(TypeError, match=r"get_invoices \(missing\)"):
+        XeroSync(app, db=db, host_data=type("NoInvoices", (), {name: lambda self, *a: [] for name in (
+            "list_clients", "save_clients", "list_items", "save_items")})())
+
+
+def test_a_host_data_whose_methods_do_something_is_accepted() -> None:
+    app, db = make_app()
+    XeroSync(app, db=db, host_data=MemoryHost())
+    assert "xerosync" in app.extensions

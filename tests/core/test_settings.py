@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from example_app import models, xerosync
 from flask_xerosync.models import Connection, OrgCache, Preferences
 from flask_xerosync.state import current_state
 
@@ -185,3 +186,30 @@ def test_lost_access_while_reading_lists_is_explained(
         connection = current_state().db.session.get(Connection, connected.id)
         assert connection is not None and connection.status == "reconnect_needed"
     assert "Reconnect to Xero" in harbour_client.get(SETTINGS).get_data(as_text=True)
+
+
+def test_a_get_of_the_settings_page_leaves_the_hosts_pending_changes_uncommitted(
+    app: Flask, harbour_client: FlaskClient, connected: Connection
+) -> None:
+    """The page caches the organisation's lists on a GET; that write has a session of its own, so
+    what the host left pending in ``db.session`` is neither flushed nor committed by the page."""
+    with app.app_context():
+        session = current_state().db.session
+        assert session.scalars(select(OrgCache)).all() == []  # so the GET below writes the cache
+    loader = xerosync.callbacks.account_loader
+
+    def loader_that_leaves_a_change_pending() -> str | None:
+        models.db.session.add(models.Client(business_id=int(HARBOUR_ACCOUNT), name="Pending, never committed"))
+        return loader() if loader is not None else None
+
+    xerosync.account_loader(loader_that_leaves_a_change_pending)
+    try:
+        page = harbour_client.get(SETTINGS)
+    finally:
+        xerosync.account_loader(loader)  # type: ignore[arg-type]
+
+    assert page.status_code == 200 and 'name="sales_account_code"' in page.get_data(as_text=True)
+    with app.app_context():
+        session = current_state().db.session
+        assert {row.kind for row in session.scalars(select(OrgCache))} == {"accounts", "tax_rates"}
+        assert session.scalars(select(models.Client).filter_by(name="Pending, never committed")).all() == []

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from example_app import xerosync
 from flask_xerosync.state import current_state
 
 from .conftest import (
@@ -44,11 +45,10 @@ def test_anonymous_users_are_sent_to_the_hosts_login(app: Flask, client: FlaskCl
 @pytest.fixture
 def without_account(app: Flask) -> Iterator[None]:
     """The host's account loader answers None (a user who manages no business)."""
-    extension = app.extensions["xerosync"].extension
-    loader = extension._account_loader
-    extension.account_loader(lambda: None)
+    loader = xerosync.callbacks.account_loader
+    xerosync.account_loader(lambda: None)
     yield
-    extension.account_loader(loader)
+    xerosync.account_loader(loader)
 
 
 def test_a_user_without_an_account_is_forbidden_everywhere(

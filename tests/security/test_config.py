@@ -11,6 +11,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_xerosync import ConfigError, XeroSync
+from tests.engine.fakes import MemoryHost
 
 REQUIRED = ("XEROSYNC_CLIENT_ID", "XEROSYNC_CLIENT_SECRET", "XEROSYNC_ENCRYPTION_KEY", "XEROSYNC_REDIS_URL")
 SECRET = "s3cr3t-client-secret-value"
@@ -71,6 +72,9 @@ MALFORMED: list[tuple[str, Any]] = [
     ("XEROSYNC_API_URL", "api.xero.com"),
     ("XEROSYNC_XERO_APP_URL", "go.xero.com"),
     ("XEROSYNC_SANDBOX_URL", "localhost:8080"),
+    ("XEROSYNC_REDIRECT_URI", "/settings/accounting-sync/callback"),
+    ("XEROSYNC_REDIRECT_URI", "javascript:alert(1)"),
+    ("XEROSYNC_REDIRECT_URI", 42),
 ]
 
 ACCEPTED: list[tuple[str, Any]] = [
@@ -87,6 +91,7 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("XEROSYNC_HTMX_URL", "https://cdn.example/htmx.min.js"),
     ("XEROSYNC_HTMX_INTEGRITY", ""),
     ("XEROSYNC_URL_PREFIX", "/"),
+    ("XEROSYNC_REDIRECT_URI", "https://app.example/settings/accounting-sync/callback"),
 ]
 
 
@@ -118,7 +123,7 @@ def configured(**changes: Any) -> Flask:
 
 def init_with(**changes: Any) -> Flask:
     app = configured(**changes)
-    XeroSync(app, db=SQLAlchemy(app), host_data=object())
+    XeroSync(app, db=SQLAlchemy(app), host_data=MemoryHost())
     return app
 
 
@@ -133,7 +138,7 @@ def test_a_missing_required_key_is_named(key: str, missing: Any) -> None:
 def test_a_malformed_key_is_named(key: str, value: Any) -> None:
     app = configured(**{key: value})
     with pytest.raises(ConfigError, match=key) as refused:
-        XeroSync(app, db=SQLAlchemy(app), host_data=object())
+        XeroSync(app, db=SQLAlchemy(app), host_data=MemoryHost())
 
     assert "xerosync" not in app.extensions
     assert SECRET not in str(refused.value)
@@ -157,3 +162,29 @@ def test_a_malformed_encryption_key_is_not_echoed() -> None:
 def test_scopes_without_offline_access_explain_why() -> None:
     with pytest.raises(ConfigError, match="offline_access.*refresh token"):
         init_with(XEROSYNC_SCOPES="accounting.contacts accounting.invoices")
+
+
+SANDBOX = "http://127.0.0.1:5055"
+
+
+def test_the_sandbox_is_refused_outside_debug_and_testing() -> None:
+    app = configured(XEROSYNC_SANDBOX_URL=SANDBOX)
+    with pytest.raises(ConfigError, match="XEROSYNC_SANDBOX_URL") as refused:
+        XeroSync(app, db=SQLAlchemy(app), host_data=MemoryHost())
+    assert "XEROSYNC_ALLOW_SANDBOX=True" in str(refused.value)
+    assert "xerosync" not in app.extensions
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [{"TESTING": True}, {"DEBUG": True}, {"XEROSYNC_ALLOW_SANDBOX": True}, {"XEROSYNC_ALLOW_SANDBOX": "true"}],
+    ids=["testing", "debug", "allowed", "allowed-from-the-environment"],
+)
+def test_the_sandbox_is_accepted_in_debug_testing_or_when_allowed(mode: dict[str, Any]) -> None:
+    app = init_with(XEROSYNC_SANDBOX_URL=SANDBOX, **mode)
+    assert app.extensions["xerosync"].config.api_url == SANDBOX
+
+
+def test_a_malformed_allow_sandbox_flag_is_named() -> None:
+    with pytest.raises(ConfigError, match="XEROSYNC_ALLOW_SANDBOX"):
+        init_with(XEROSYNC_SANDBOX_URL=SANDBOX, XEROSYNC_ALLOW_SANDBOX="perhaps")

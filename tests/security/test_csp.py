@@ -13,9 +13,11 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.wrappers import Response
 
 from flask_xerosync.models import InvoiceFlag, InvoiceState
 from flask_xerosync.state import current_state
+from flask_xerosync.web.blueprint import forbid_framing
 
 from .conftest import (
     HARBOUR_ACCOUNT,
@@ -174,3 +176,30 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
     assert csp_problems('<div hx-vals="js:{a: go()}"></div>')
     assert csp_problems('<script src="https://cdn.example/htmx.js"></script>')
     assert csp_problems('<script src="/vendor/htmx.min.js"></script>') == []
+
+
+def test_every_response_of_the_blueprint_forbids_framing_by_other_sites(
+    app: Flask, harbour_client: FlaskClient, basic_client: FlaskClient, connected: OrgSetup
+) -> None:
+    token = session_token(harbour_client)
+    responses = {
+        "page": harbour_client.get(SETTINGS),
+        "fragment": harbour_client.post(SETTINGS + "sync", data={"csrf_token": token}, headers=HTMX),
+        "redirect": harbour_client.post(SETTINGS + "sync", data={"csrf_token": token}),
+        "refusal": harbour_client.post(SETTINGS + "sync"),
+        "plan explanation": basic_client.get(SETTINGS),
+        "static file": harbour_client.get(SETTINGS + "static/xerosync/xerosync.css"),
+    }
+    for what, response in responses.items():
+        assert "frame-ancestors 'self'" in response.headers.getlist("Content-Security-Policy"), what
+        assert response.headers["X-Frame-Options"] == "SAMEORIGIN", what
+    host_page = harbour_client.get("/login")
+    assert "Content-Security-Policy" not in host_page.headers  # the host's own pages are left alone
+
+
+def test_the_framing_headers_are_added_beside_the_hosts_own(app: Flask) -> None:
+    host_policy = "default-src 'self'; script-src 'self'"
+    response = forbid_framing(Response(headers={"Content-Security-Policy": host_policy, "X-Frame-Options": "DENY"}))
+
+    assert response.headers.getlist("Content-Security-Policy") == [host_policy, "frame-ancestors 'self'"]
+    assert response.headers["X-Frame-Options"] == "DENY"

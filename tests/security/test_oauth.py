@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from example_app import xerosync
 from flask_xerosync.models import Connection
 from flask_xerosync.services import connect as flow
 from flask_xerosync.state import current_state
@@ -113,18 +114,32 @@ def test_a_callback_in_a_session_that_never_started_a_flow_is_refused(
     assert stored_token(app) is not None
 
 
+def test_a_callback_with_a_wrong_state_leaves_the_flow_in_progress(
+    app: Flask, harbour_client: FlaskClient, sandbox_org: OrgSetup
+) -> None:
+    """A forged or stale ``/callback?state=…`` in the user's own browser (a link someone sent them)
+    is refused without consuming the connect they have in progress."""
+    callback = consent(sandbox_org, start_flow(harbour_client))
+
+    forged = harbour_client.get(SETTINGS + "callback?state=forged&code=stolen")
+
+    assert forged.status_code == 302
+    assert stored_token(app) is None
+    assert harbour_client.get(callback).status_code == 302
+    assert stored_token(app) is not None
+
+
 def test_a_flow_started_for_another_account_is_refused(
     app: Flask, harbour_client: FlaskClient, sandbox_org: OrgSetup
 ) -> None:
     """The user's account changed between Connect and the callback (the host switched business)."""
     callback = consent(sandbox_org, start_flow(harbour_client))
-    extension = app.extensions["xerosync"].extension
-    loader = extension._account_loader
-    extension.account_loader(lambda: "3")
+    loader = xerosync.callbacks.account_loader
+    xerosync.account_loader(lambda: "3")
     try:
         harbour_client.get(callback)
     finally:
-        extension.account_loader(loader)
+        xerosync.account_loader(loader)
 
     with app.app_context():
         assert current_state().db.session.scalar(select(Connection)) is None

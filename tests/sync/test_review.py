@@ -15,7 +15,7 @@ def _resolve(rig: Rig, record_id: int, action: str, *args: str) -> None:
     with rig.app.app_context():
         record = current_state().db.session.get(RecordResult, record_id)
         assert record is not None
-        getattr(review, action)(record, *args)
+        getattr(review, action)(current_state(), record, *args)
 
 
 def test_link_one_to_the_chosen_contact_and_create_the_other_as_new(rig: Rig) -> None:
