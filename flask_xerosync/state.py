@@ -8,6 +8,7 @@ they are applied before or after ``init_app``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,8 @@ class XeroSyncState:
     - ``redis``: a ``redis.Redis`` for ``XEROSYNC_REDIS_URL`` (connects on first use).
     - ``tokens``: the encrypted :class:`~flask_xerosync.oauth.tokens.TokenStore`.
     - ``callbacks``: the host's account loader and plan checker (see :class:`HostCallbacks`).
+    - ``sleep``: how calls to Xero wait (retry backoff, ``Retry-After``, the rate limiter); tests
+      that make Xero fail put a recorder here instead of waiting.
     """
 
     config: XeroSyncConfig
@@ -57,6 +60,7 @@ class XeroSyncState:
     redis: redis.Redis
     tokens: TokenStore = field(repr=False)
     callbacks: HostCallbacks = field(default_factory=HostCallbacks)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     @classmethod
     def build(

@@ -21,6 +21,7 @@ def open_api(state: XeroSyncState, connection: Connection, *, idempotency_scope:
         window_seconds=config.rate_limit_window,
         concurrent=config.concurrent_limit,
         per_day=config.daily_limit,
+        sleep=state.sleep,
     )
     return XeroApi(
         state.xero_session(connection),
@@ -33,4 +34,5 @@ def open_api(state: XeroSyncState, connection: Connection, *, idempotency_scope:
         max_retries=config.max_retries,
         idempotency_scope=idempotency_scope,
         tenant_name=connection.tenant_name,
+        sleep=state.sleep,
     )

@@ -119,12 +119,16 @@ def test_daily_limit_pauses_the_run_with_a_resume_time(connected, app, harbour_c
 
 def test_xero_unavailable_fails_with_a_plain_message(connected, app, harbour_client):
     connected.sandbox.control.faults(connected.tenant_id, error_rate=1.0, error_statuses=[503])
+    waits: list[float] = []
+    with app.app_context():
+        current_state().sleep = waits.append  # the backoff is recorded, not waited
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     work_queue(app)
     run = run_row(app, run_id)
     assert run.status == RunStatus.FAILED
     assert run.error.startswith("Xero did not answer ")
     assert "Nothing was lost" in run.error
+    assert len(waits) >= 5  # XEROSYNC_MAX_RETRIES backoffs, recorded rather than slept
 
 
 def test_an_unexpected_error_fails_the_run_without_leaking_it(connected, app, harbour_client, monkeypatch, caplog):

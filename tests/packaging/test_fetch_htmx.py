@@ -169,32 +169,30 @@ def test_an_npm_failure_is_reported(fake_npm: Path, tmp_path: Path) -> None:
     assert not output.exists()
 
 
-def test_without_npm_the_tarball_comes_from_the_registry_in_the_environment(files: Files, tmp_path: Path) -> None:
-    files.files[REGISTRY_TARBALL] = tarball_of(CONTENT)
+def fetch_without_npm(files: Files, tmp_path: Path, **env: str) -> list[str]:
+    """Fetch with no npm on PATH and the CDN at ``files``; check the pinned file was written and
+    return the paths that were requested."""
     output = tmp_path / "htmx.min.js"
-    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), NPM_CONFIG_REGISTRY=files.url + "/registry/")
+    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), "--cdn-url", files.url + CDN_FILE, **env)
     assert result.returncode == 0, result.stderr
     assert output.read_bytes() == CONTENT
-    assert files.requested == [REGISTRY_TARBALL]
+    return files.requested
+
+
+def test_without_npm_the_tarball_comes_from_the_registry_in_the_environment(files: Files, tmp_path: Path) -> None:
+    files.files[REGISTRY_TARBALL] = tarball_of(CONTENT)
+    assert fetch_without_npm(files, tmp_path, NPM_CONFIG_REGISTRY=files.url + "/registry/") == [REGISTRY_TARBALL]
 
 
 def test_without_npm_the_registry_of_npmrc_is_used(files: Files, tmp_path: Path) -> None:
     files.files[REGISTRY_TARBALL] = tarball_of(CONTENT)
     (tmp_path / ".npmrc").write_text(f"fund=false\nregistry = {files.url}/registry\n")
-    output = tmp_path / "htmx.min.js"
-    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), "--cdn-url", files.url + CDN_FILE)
-    assert result.returncode == 0, result.stderr
-    assert output.read_bytes() == CONTENT
-    assert files.requested == [REGISTRY_TARBALL]
+    assert fetch_without_npm(files, tmp_path) == [REGISTRY_TARBALL]
 
 
 def test_without_npm_or_a_registry_the_cdn_file_is_used(files: Files, tmp_path: Path) -> None:
     files.files[CDN_FILE] = CONTENT
-    output = tmp_path / "htmx.min.js"
-    result = fetch(tmp_path / "no-such-npm", output, sri_of(CONTENT), "--cdn-url", files.url + CDN_FILE)
-    assert result.returncode == 0, result.stderr
-    assert output.read_bytes() == CONTENT
-    assert files.requested == [CDN_FILE]
+    assert fetch_without_npm(files, tmp_path) == [CDN_FILE]
 
 
 def test_a_downloaded_file_with_another_hash_writes_nothing(files: Files, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from example_app import xerosync
 from flask_xerosync.state import current_state
+from tests.engine.fakes import MemoryHost
 
 from .conftest import (
     HARBOUR_ACCOUNT,
@@ -198,7 +199,7 @@ def test_a_host_without_flask_login_gets_401_not_an_error() -> None:
         XEROSYNC_CLIENT_SECRET="secret", XEROSYNC_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         XEROSYNC_REDIS_URL="redis://127.0.0.1:1/0",
     )
-    XeroSync(bare, db=SQLAlchemy(bare), host_data=object()).account_loader(lambda: "1")
+    XeroSync(bare, db=SQLAlchemy(bare), host_data=MemoryHost()).account_loader(lambda: "1")
     browser = bare.test_client()
     with bare.test_request_context():
         token = generate_csrf()

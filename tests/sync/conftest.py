@@ -225,6 +225,13 @@ class Rig:
 
     # Running the engine
 
+    def record_waits(self) -> list[float]:
+        """From now on the Xero API records its waits (retry backoff) instead of sleeping."""
+        waits: list[float] = []
+        with self.app.app_context():
+            current_state().sleep = waits.append
+        return waits
+
     def sync(self, host: HostData | None = None, page_size: int | None = None, **preferences: Any) -> SyncRun:
         events: list[ProgressEvent] = []
         with self.app.app_context():

@@ -55,6 +55,7 @@ def test_one_bad_record_fails_alone_and_the_rest_of_its_batch_succeeds(rig: Rig)
 
 
 def test_a_dropped_response_after_commit_and_a_500_storm_create_no_duplicate(rig: Rig) -> None:
+    waits = rig.record_waits()
     for number in range(3):
         rig.add_client(f"Client {number}", f"c{number}@x.example")
     rig.control.faults(rig.tenant, fail_next=[500, 503, 502], methods=["PUT"])
@@ -69,6 +70,7 @@ def test_a_dropped_response_after_commit_and_a_500_storm_create_no_duplicate(rig
     assert counters["by_status"].get("500", 0) + counters["by_status"].get("503", 0) >= 2
     assert sorted(c["Name"] for c in rig.contacts()) == [f"Client {n}" for n in range(4)]
     assert len(rig.links("client")) == 4
+    assert len(waits) >= 4  # three 5xx and the dropped answer were retried after a backoff
 
 
 def test_a_run_interrupted_while_pulling_resumes_without_loss_or_duplicates(rig: Rig) -> None:
