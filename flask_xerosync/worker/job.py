@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import Callable
 from datetime import datetime
 
 from rq import get_current_job
@@ -48,36 +47,28 @@ GENERIC_FAILURE = (
 )
 
 
-def run_sync(run_id: str, report: Callable[[ProgressEvent], None] | None = None) -> dict[str, dict[str, int]]:
+def run_sync(run_id: str) -> dict[str, dict[str, int]]:
     """The RQ job (``flask_xerosync.worker.job.run_sync``): run one queued run to its end.
 
-    Must run inside the app context (see the module docstring). ``report`` receives every progress
-    event as well (the CLI prints them). Returns the final counts (empty when the run did not
-    finish); known Xero conditions end the run with a plain reason, anything else also fails the
-    RQ job after the run row says so.
+    Must run inside the app context (see the module docstring). Returns the final counts (empty
+    when the run did not finish); known Xero conditions end the run with a plain reason, anything
+    else also fails the RQ job after the run row says so.
     """
     state = current_state()
     # A forked work-horse must not reuse database connections inherited from the worker process.
     state.db.engine.dispose(close=False)
     try:
-        return _SyncJob(state, run_id, get_current_job(), report).run()
+        return _SyncJob(state, run_id, get_current_job()).run()
     finally:
         state.db.session.remove()
 
 
 class _SyncJob:
-    def __init__(
-        self,
-        state: XeroSyncState,
-        run_id: str,
-        job: Job | None,
-        report: Callable[[ProgressEvent], None] | None,
-    ) -> None:
+    def __init__(self, state: XeroSyncState, run_id: str, job: Job | None) -> None:
         self.state = state
         self.session = state.db.session
         self.run_id = run_id
         self.job = job
-        self.report = report
         self.last_event: ProgressEvent | None = None
 
     def run(self) -> dict[str, dict[str, int]]:
@@ -140,8 +131,6 @@ class _SyncJob:
             run.stage = event.stage
             run.counts = copy.deepcopy(event.counts)
             run.api_calls = event.api_calls
-        if self.report is not None:
-            self.report(event)
 
     def _save_meta(self, values: dict[str, object]) -> None:
         if self.job is None:
