@@ -1,20 +1,8 @@
-"""The Xero accounting API (``XeroApi``), its shared rate limiter, and Xero's date formats."""
+"""Xero's accounting API for one organisation: ``api.XeroApi`` (the resources of ``contacts``,
+``items``, ``invoices`` and ``organisation`` on ``transport.XeroTransport``), the shared
+``ratelimit.RateLimiter``, and the plain types and date formats the engine shares (``results``,
+``dates``).
 
-from __future__ import annotations
-
-from .api import XeroApi
-from .dates import format_date, http_if_modified_since, parse_xero_date, parse_xero_day
-from .ratelimit import RateLimiter
-from .results import ContactPage, LimitHeaders, WriteResult
-
-__all__ = [
-    "ContactPage",
-    "LimitHeaders",
-    "RateLimiter",
-    "WriteResult",
-    "XeroApi",
-    "format_date",
-    "http_if_modified_since",
-    "parse_xero_date",
-    "parse_xero_day",
-]
+Nothing is imported here, so the engine can use ``results`` and ``dates`` without loading the
+HTTP stack.
+"""

@@ -5,6 +5,8 @@ modules (the usual way a cycle hides). The layers themselves are import-linter c
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import grimp
@@ -86,3 +88,14 @@ def test_no_function_imports_a_module_of_the_package() -> None:
         if "sandbox" not in path.parts and (imports := function_level_imports(path.read_text()))
     }
     assert offenders == {}
+
+
+def test_importing_the_engine_loads_no_web_framework_queue_or_http() -> None:
+    """The contracts check the imports written down; this checks what importing really loads."""
+    probe = (
+        "import sys, flask_xerosync.sync.engine, flask_xerosync.sync.ports\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'flask_sqlalchemy', 'flask_wtf', "
+        "'flask_login', 'rq', 'redis', 'requests', 'authlib'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

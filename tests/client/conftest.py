@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from flask_xerosync.xero import RateLimiter, XeroApi
+from flask_xerosync.xero.api import XeroApi
+from flask_xerosync.xero.ratelimit import RateLimiter
 
 from .support import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Org, SleepRecorder, TokenSession, obtain_token
 

@@ -8,7 +8,8 @@ import pytest
 import redis
 
 from flask_xerosync.errors import ReconnectNeeded, XeroUnavailable
-from flask_xerosync.xero import RateLimiter, XeroApi
+from flask_xerosync.xero.api import XeroApi
+from flask_xerosync.xero.ratelimit import RateLimiter
 
 from .support import CLIENT_ID, Org, SleepRecorder
 

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from flask_xerosync.errors import ReconnectNeeded, XeroNotFound, XeroRequestRejected
-from flask_xerosync.xero import XeroApi, parse_xero_date
+from flask_xerosync.xero.api import XeroApi
+from flask_xerosync.xero.dates import parse_xero_date
 
 from .support import Org
 

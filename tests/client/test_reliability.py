@@ -17,7 +17,8 @@ from flask_xerosync.errors import (
     XeroUnavailable,
 )
 from flask_xerosync.testing import free_port
-from flask_xerosync.xero import RateLimiter, XeroApi
+from flask_xerosync.xero.api import XeroApi
+from flask_xerosync.xero.ratelimit import RateLimiter
 
 from .support import CLIENT_ID, CLIENT_SECRET, Org, SleepRecorder, TokenSession, obtain_token
 

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flask_xerosync.xero import WriteResult, XeroApi
+from flask_xerosync.xero.api import XeroApi
 from flask_xerosync.xero.payloads import encode_json, idempotency_key, split_batches
-from flask_xerosync.xero.results import element_result
+from flask_xerosync.xero.results import WriteResult, element_result
 
 from .support import Org
 

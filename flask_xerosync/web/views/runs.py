@@ -23,7 +23,7 @@ from ...services.sync_now import request_sync
 from ...state import current_state
 from ..blueprint import bp, is_htmx
 from ..guards import plan_required
-from ..notices import notify, pop_notice
+from ..notices import back_to_settings, notify, pop_notice
 from ..rendering import render_page
 
 RECORDS_PER_PAGE = 50
@@ -74,7 +74,7 @@ def sync_now(account_id: str) -> Response | str:
             notify(outcome.refusal, "info" if outcome.run is not None else "error")
         else:
             notify("Sync started. It runs in the background; reload this page to see how it is going.")
-        return redirect(url_for("xerosync.settings"))
+        return back_to_settings()
     notice = {"message": outcome.refusal, "kind": "info" if outcome.run is not None else "error"} if outcome.refusal else None
     if outcome.run is None:
         return render_page("xerosync/_sync_summary.html", run=None, notice=notice)
