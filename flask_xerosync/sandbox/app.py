@@ -40,13 +40,26 @@ class DropResponseMiddleware:
 
 
 def create_app(state: SandboxState) -> Flask:
-    from . import api, control_api, identity, ui
+    from . import (
+        api,
+        control_clock,
+        control_consent,
+        control_faults,
+        control_limits,
+        control_person,
+        control_registry,
+        control_seeding,
+        identity_connections,
+        identity_consent,
+        identity_tokens,
+        ui,
+    )
 
     app = Flask("flask_xerosync.sandbox")
     app.extensions["xero_sandbox"] = state
-    app.register_blueprint(identity.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(control_api.bp)
-    app.register_blueprint(ui.bp)
+    for module in (identity_consent, identity_tokens, identity_connections, api, ui, control_registry,
+                   control_seeding, control_person, control_consent, control_limits, control_faults,
+                   control_clock):
+        app.register_blueprint(module.bp)
     app.wsgi_app = DropResponseMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app

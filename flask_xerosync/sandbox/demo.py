@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import contacts, invoices, items
+from .invoice_actions import apply_payment
 from .state import SandboxState
 
 DEMO_CLIENT_ID = "xerosync-demo"
@@ -155,7 +156,7 @@ def seed_demo(state: SandboxState, extra_redirect_uris: list[str] | tuple[str, .
             }
             invoice = invoices.write_invoice(nz, element, "create", now, unitdp4=True).element
             if paid:
-                invoices.apply_payment(nz, invoice, invoice["AmountDue"], today - timedelta(days=age - 5), now)
+                apply_payment(nz, invoice, invoice["AmountDue"], today - timedelta(days=age - 5), now)
 
         au_ids: dict[str, str] = {}
         for element in _AU_CONTACTS:
