@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from .api import DROP_FLAG
 from .state import SandboxState
@@ -49,6 +49,7 @@ def create_app(state: SandboxState) -> Flask:
         control_person,
         control_registry,
         control_seeding,
+        control_webhooks,
         identity_connections,
         identity_consent,
         identity_tokens,
@@ -59,7 +60,14 @@ def create_app(state: SandboxState) -> Flask:
     app.extensions["xero_sandbox"] = state
     for module in (identity_consent, identity_tokens, identity_connections, api, ui, control_registry,
                    control_seeding, control_person, control_consent, control_limits, control_faults,
-                   control_clock):
+                   control_clock, control_webhooks):
         app.register_blueprint(module.bp)
+
+    @app.before_request
+    def _remember_origin() -> None:
+        """Webhook ``resourceUrl``s point at this sandbox (XeroSandbox sets it on start)."""
+        if not state.webhooks.base_url:
+            state.webhooks.base_url = request.host_url.rstrip("/")
+
     app.wsgi_app = DropResponseMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app

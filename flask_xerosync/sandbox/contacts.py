@@ -150,6 +150,7 @@ def write_contact(
     if messages:
         return WriteResult(False, echo_error(element, messages), messages)
 
+    created = target is None
     if target is None:
         contact_id = str(element.get("ContactID") or uuid.uuid4()).lower() if seed else str(uuid.uuid4())
         target = {
@@ -186,6 +187,7 @@ def write_contact(
                 target[key] = bool(element[key])
     target["UpdatedDateUTC"] = element["UpdatedDateUTC"] if seed and isinstance(element.get("UpdatedDateUTC"), datetime) else now
     _index_add(org, target)
+    org.changed("CONTACT", "CREATE" if created else "UPDATE", target["ContactID"])
     return WriteResult(True, target)
 
 

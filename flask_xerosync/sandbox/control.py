@@ -256,3 +256,60 @@ class SandboxControl:
 
     def set_time_scale(self, time_scale: float) -> dict[str, Any]:
         return self._call("PUT", "/clock", {"time_scale": time_scale})
+
+    # --- webhooks ------------------------------------------------------------------------
+    def register_webhook(
+        self, client_id: str, url: str, signing_key: str | None = None, categories: list[str] | None = None,
+        batch_delay: float | None = None, timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Subscribe an app to webhooks and run Intent to Receive; ``status`` is "OK" or "FAILED".
+
+        ``signing_key`` defaults to a new random key (returned); ``categories`` to CONTACT and
+        INVOICE; ``batch_delay`` (sandbox seconds, default 1) groups close events into one
+        delivery; ``timeout`` (real seconds, at most and by default Xero's 5).
+        """
+        return self._call("POST", f"/apps/{client_id}/webhook", {
+            "url": url, "signing_key": signing_key, "categories": categories, "batch_delay": batch_delay,
+            "timeout": timeout,
+        })
+
+    def update_webhook(
+        self, client_id: str, url: str | None = None, signing_key: str | None = None, enabled: bool | None = None,
+        categories: list[str] | None = None, batch_delay: float | None = None, timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the subscription; a new URL or ``enabled=True`` (when not OK) reruns Intent to Receive."""
+        return self._call("PATCH", f"/apps/{client_id}/webhook", {
+            "url": url, "signing_key": signing_key, "enabled": enabled, "categories": categories,
+            "batch_delay": batch_delay, "timeout": timeout,
+        })
+
+    def webhook(self, client_id: str) -> dict[str, Any]:
+        """The subscription: url, signing_key, status, reason, intent_to_receive checks, pending_events."""
+        return self._call("GET", f"/apps/{client_id}/webhook")
+
+    def remove_webhook(self, client_id: str) -> None:
+        self._call("DELETE", f"/apps/{client_id}/webhook")
+
+    def webhook_deliveries(self, client_id: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+        """Deliveries in creation order; ``outcome`` is pending, retrying, delivered or failed."""
+        params = {k: v for k, v in {"client_id": client_id, "outcome": outcome}.items() if v}
+        return self._call("GET", "/webhooks/deliveries", params=params)
+
+    def webhook_delivery(self, delivery_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/webhooks/deliveries/{delivery_id}")
+
+    def pause_webhooks(self, paused: bool = True) -> None:
+        """Stop (or restart) the background sender; only ``flush_webhooks``/``replay_webhook`` send then."""
+        self._call("PUT", "/webhooks/sender", {"paused": paused})
+
+    def flush_webhooks(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Send queued events now (ignoring the batch delay) and every delivery due.
+
+        Returns the deliveries this call sent. Unless paused, the background sender may
+        have sent some just before; when this returns nothing queued or due is left unsent.
+        """
+        return self._call("POST", "/webhooks/flush", {"client_id": client_id})["deliveries"]
+
+    def replay_webhook(self, delivery_id: str) -> dict[str, Any]:
+        """Send an earlier delivery's exact body again (same events, sequences and entropy)."""
+        return self._call("POST", f"/webhooks/deliveries/{delivery_id}/replay")

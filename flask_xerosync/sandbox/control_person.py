@@ -98,4 +98,4 @@ def add_payment(tenant_id: str, ref: str) -> Response:
 @bp.post("/orgs/<tenant_id>/invoices/<ref>/void")
 def void(tenant_id: str, ref: str) -> Response:
     now = current_state().clock.now()
-    return _invoice_action(tenant_id, ref, lambda org, inv: void_invoice(inv, now))
+    return _invoice_action(tenant_id, ref, lambda org, inv: void_invoice(org, inv, now))

@@ -26,7 +26,12 @@ INVOICE_HAS_PAYMENT = (
     "This document cannot be edited as it has a payment or credit note allocated to it."
 )
 
+# Quoted by third parties (integrators' code and help pages), not by Xero's own documents.
+PAYMENT_NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+PAYMENT_EXCEEDS_DUE = "Payment amount exceeds the amount outstanding on this document."
+
 # Assumed (Xero style, wording not confirmed by a stored source).
+PAYMENT_AMOUNT_INVALID = "The payment amount must be greater than zero."
 ITEM_CODE_INVALID = "Item code '{code}' is not valid"
 ACCOUNT_CODE_INVALID = "Account code '{code}' is not a valid code for this document."
 ACCOUNT_CODE_REQUIRED = "An Account Code is required for line items on submitted or approved invoices."

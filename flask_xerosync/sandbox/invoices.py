@@ -198,6 +198,7 @@ def write_invoice(
         write_contact(org, {"Name": contact_plan.rename_to}, "update", now, path_contact=contact)
     contact["IsCustomer" if inv_type == "ACCREC" else "IsSupplier"] = True
 
+    is_new = target is None
     if target is None:
         new_id = str(invoice_id or uuid.uuid4()).lower() if seed else str(uuid.uuid4())
         target = {
@@ -254,6 +255,7 @@ def write_invoice(
     )
     if inv_type == "ACCREC" and target["InvoiceNumber"]:
         org.invoice_numbers[normalise(target["InvoiceNumber"])] = target["InvoiceID"]
+    org.changed("INVOICE", "CREATE" if is_new else "UPDATE", target["InvoiceID"])
     return WriteResult(True, target)
 
 

@@ -113,6 +113,7 @@ class XeroSandbox:
             request_handler=_QuietHandler if self._quiet else None,
         )
         warn_if_exposed(self.host, self._server.server_port)
+        self.state.webhooks.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name="xero-sandbox", daemon=True)
         self._thread.start()
         self._seed()
@@ -125,6 +126,7 @@ class XeroSandbox:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.state.close()
         if self._control is not None:
             self._control.close()
         self._server = self._thread = self._control = None
