@@ -308,6 +308,7 @@ class SandboxState:
         user_ids: list[str] | None = None,
         tenant_id: str | None = None,
     ) -> Org:
+        country = "GB" if country.upper() == "UK" else country.upper()  # Xero's CountryCode is ISO 3166
         with self.lock:
             tenant_id = tenant_id or str(uuid.uuid4())
             currency = base_currency or profile_for(country).currency
