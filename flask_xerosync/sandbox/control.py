@@ -133,12 +133,17 @@ class SandboxControl:
         self, tenant_id: str, invoice: str, amount: str | float | None = None, date: str | None = None,
         reference: str = "",
     ) -> dict[str, Any]:
-        """Pay an AUTHORISED invoice (the full amount due when ``amount`` is None)."""
+        """Pay an AUTHORISED invoice (the full amount due when ``amount`` is None); PAID when nothing is due."""
         body = {"amount": str(amount) if amount is not None else None, "date": date, "reference": reference}
         return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/payments", body)
 
     def void_invoice(self, tenant_id: str, invoice: str) -> dict[str, Any]:
+        """Void an AUTHORISED invoice without payments."""
         return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/void")
+
+    def delete_invoice(self, tenant_id: str, invoice: str) -> dict[str, Any]:
+        """Delete a DRAFT or SUBMITTED invoice (its Status becomes DELETED)."""
+        return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/delete")
 
     # --- identity ------------------------------------------------------------------------
     def set_consent(

@@ -1,4 +1,4 @@
-"""Control: act as a person in Xero (edit, archive contacts and items; pay or void invoices).
+"""Control: act as a person in Xero (edit, archive, merge contacts; edit items; pay, void, delete invoices).
 
 Every change goes through the same validation as the API and bumps ``UpdatedDateUTC``.
 """
@@ -13,7 +13,7 @@ from flask import Response
 
 from . import contacts, invoices, items
 from .control_common import ControlError, control_blueprint, dict_body, ok, org_or_404
-from .invoice_actions import apply_payment, void_invoice
+from .invoice_actions import apply_payment, delete_invoice, void_invoice
 from .jsonfmt import parse_date, to_decimal
 from .responses import current_state
 from .state import Org
@@ -99,3 +99,9 @@ def add_payment(tenant_id: str, ref: str) -> Response:
 def void(tenant_id: str, ref: str) -> Response:
     now = current_state().clock.now()
     return _invoice_action(tenant_id, ref, lambda org, inv: void_invoice(org, inv, now))
+
+
+@bp.post("/orgs/<tenant_id>/invoices/<ref>/delete")
+def delete(tenant_id: str, ref: str) -> Response:
+    now = current_state().clock.now()
+    return _invoice_action(tenant_id, ref, lambda org, inv: delete_invoice(org, inv, now))

@@ -3,32 +3,17 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 
 from flask_xerosync.sandbox import SandboxError
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, World, connect
+from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, WEBHOOK_KEY as KEY, World, connect
 from .webhook_receiver import Answer, Received, Receiver, signature
 
-KEY = "c2FuZGJveC13ZWJob29rLWtleQ=="
 EVENT_KEYS = ["resourceUrl", "resourceId", "eventDateUtc", "eventType", "eventCategory", "tenantId", "tenantType"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver(KEY) as running:
-        yield running
-
-
-@pytest.fixture
-def subscribed(world: World, receiver: Receiver) -> World:
-    """Subscribed, with the background sender paused: only flush and replay send."""
-    assert world.control.register_webhook(CLIENT_ID, receiver.url, signing_key=KEY)["status"] == "OK"
-    world.control.pause_webhooks()
-    return world
 
 
 def _contact(world: World, name: str = "Harbour Cafe") -> str:
