@@ -41,7 +41,7 @@ def get_contacts(call: Call) -> Result:
     payload: dict[str, Any] = {}
     if paging is not None:
         records, payload["pagination"] = query.paginate(records, paging)
-    payload["Contacts"] = [contacts.render_contact(c, summary) for c in records]
+    payload["Contacts"] = [contacts.render_contact(c, summary, merge_link=paging is not None) for c in records]
     return 200, call.envelope(payload)
 
 
@@ -49,7 +49,7 @@ def get_contact(call: Call) -> Result:
     contact = contacts.find_contact(call.org, call.ref or "")
     if contact is None:
         raise errors.not_found(f"Contact {call.ref}")
-    return 200, call.envelope({"Contacts": [contact]})
+    return 200, call.envelope({"Contacts": [contacts.render_contact(contact, merge_link=True)]})
 
 
 def get_items(call: Call) -> Result:

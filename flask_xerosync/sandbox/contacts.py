@@ -168,10 +168,37 @@ def write_contact(
     return WriteResult(True, target)
 
 
-def render_contact(contact: dict[str, Any], summary_only: bool = False) -> dict[str, Any]:
-    if summary_only:
-        return {k: v for k, v in contact.items() if k not in _SUMMARY_DROP}
-    return contact
+def render_contact(contact: dict[str, Any], summary_only: bool = False, merge_link: bool = False) -> dict[str, Any]:
+    """The contact as the API returns it; ``MergedToContactID`` only when paging or fetching by id."""
+    hidden = (_SUMMARY_DROP if summary_only else ()) + (() if merge_link else ("MergedToContactID",))
+    if not any(key in contact for key in hidden):
+        return contact
+    return {k: v for k, v in contact.items() if k not in hidden}
+
+
+def merge_contact(org: Org, merged: dict[str, Any], kept: dict[str, Any], now: datetime) -> None:
+    """What merging two contacts in Xero does: the merged one is archived and points at the kept
+    one (``MergedToContactID``); its invoices move to the kept one."""
+    if merged is kept:
+        raise ValueError(errors.MERGE_INTO_ITSELF)
+    if kept["ContactStatus"] != "ACTIVE":
+        raise ValueError(errors.MERGE_INTO_ARCHIVED)
+    if merged.get("MergedToContactID"):
+        raise ValueError(errors.MERGE_ALREADY_MERGED)
+    _index_remove(org, merged)
+    merged["ContactStatus"] = "ARCHIVED"
+    merged["MergedToContactID"] = kept["ContactID"]
+    merged["UpdatedDateUTC"] = now
+    _index_add(org, merged)
+    org.changed("CONTACT", "UPDATE", merged["ContactID"])
+    kept["UpdatedDateUTC"] = now
+    org.changed("CONTACT", "UPDATE", kept["ContactID"])
+    for invoice in org.invoices.values():
+        if invoice["Contact"].get("ContactID") == merged["ContactID"]:
+            invoice["Contact"] = {"ContactID": kept["ContactID"]}
+            invoice["UpdatedDateUTC"] = now
+            kept["IsCustomer" if invoice["Type"] == "ACCREC" else "IsSupplier"] = True
+            org.changed("INVOICE", "UPDATE", invoice["InvoiceID"])
 
 
 def contact_ref(contact: dict[str, Any]) -> dict[str, Any]:

@@ -126,6 +126,11 @@ class SandboxControl:
     def unarchive_contact(self, tenant_id: str, contact: str) -> dict[str, Any]:
         return self._call("POST", f"/orgs/{tenant_id}/contacts/{contact}/unarchive")
 
+    def merge_contacts(self, tenant_id: str, contact: str, into: str) -> dict[str, Any]:
+        """Merge ``contact`` into ``into`` as in Xero: the first is archived with ``MergedToContactID``
+        and its invoices move over. Returns ``{"merged": ..., "into": ...}``."""
+        return self._call("POST", f"/orgs/{tenant_id}/contacts/{contact}/merge", {"into": into})
+
     def edit_item(self, tenant_id: str, item: str, **fields: Any) -> dict[str, Any]:
         return self._call("PATCH", f"/orgs/{tenant_id}/items/{item}", fields)
 

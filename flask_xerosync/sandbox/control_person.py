@@ -61,6 +61,20 @@ def unarchive_contact(tenant_id: str, ref: str) -> Response:
     return _set_status(tenant_id, ref, "ACTIVE")
 
 
+@bp.post("/orgs/<tenant_id>/contacts/<ref>/merge")
+def merge_contact(tenant_id: str, ref: str) -> Response:
+    """Merge contact ``ref`` into ``{"into": <ContactID or ContactNumber>}``, as in Xero's UI."""
+    into = str(dict_body().get("into") or "")
+    state = current_state()
+    org = org_or_404(tenant_id)
+    with state.lock:
+        merged, kept = contacts.find_contact(org, ref), contacts.find_contact(org, into)
+        if merged is None or kept is None:
+            raise ControlError(404, f"not found: {ref if merged is None else into}")
+        contacts.merge_contact(org, merged, kept, state.clock.now())
+        return ok({"merged": merged, "into": kept})
+
+
 @bp.patch("/orgs/<tenant_id>/items/<ref>")
 def edit_item(tenant_id: str, ref: str) -> Response:
     data = dict_body()
