@@ -232,8 +232,29 @@ class SandboxControl:
             "per_minute": per_minute, "concurrent": concurrent, "per_day": per_day,
         })
 
-    def set_app_limit(self, client_id: str, per_minute: int) -> dict[str, Any]:
+    def limits(self, tenant_id: str) -> dict[str, Any]:
+        """The organisation's limits in force (its own, else the defaults)."""
+        return self._call("GET", f"/orgs/{tenant_id}/limits")
+
+    def set_app_limit(self, client_id: str, per_minute: int | None) -> dict[str, Any]:
+        """The app-wide minute limit of one app (across all its tenants); ``None`` restores the default."""
         return self._call("PUT", f"/apps/{client_id}/limits", {"per_minute": per_minute})
+
+    def app_limits(self, client_id: str) -> dict[str, Any]:
+        """``{per_minute, used, remaining, rate_limited}`` of the app's current minute."""
+        return self._call("GET", f"/apps/{client_id}/limits")
+
+    def set_default_limits(
+        self, per_minute: int | None = None, per_day: int | None = None, concurrent: int | None = None,
+        app_per_minute: int | None = None,
+    ) -> dict[str, Any]:
+        """Scale Xero's limits for every organisation and app that has none of its own (until reset)."""
+        return self._call("PUT", "/limits", {
+            "per_minute": per_minute, "per_day": per_day, "concurrent": concurrent, "app_per_minute": app_per_minute,
+        })
+
+    def default_limits(self) -> dict[str, Any]:
+        return self._call("GET", "/limits")
 
     def faults(
         self,

@@ -1,4 +1,4 @@
-"""Control: per-organisation call counters and limits, and the per-app minute limit."""
+"""Control: call counters and limits (defaults for all, per organisation, the per-app minute limit)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,32 @@ def get_limits(tenant_id: str) -> Response:
 
 
 @bp.put("/apps/<client_id>/limits")
-def app_limits(client_id: str) -> Response:
+def set_app_limits(client_id: str) -> Response:
+    """``{"per_minute": n}``; ``null`` goes back to the default (Xero's 10,000)."""
     data = dict_body()
     app_or_404(client_id)
-    current_state().limiter.set_app_limit(client_id, int(data["per_minute"]))
-    return ok({"client_id": client_id, "per_minute": int(data["per_minute"])})
+    limiter = current_state().limiter
+    limiter.set_app_limit(client_id, data.get("per_minute"))
+    return ok(limiter.app_limits(client_id))
+
+
+@bp.get("/apps/<client_id>/limits")
+def app_limits(client_id: str) -> Response:
+    app_or_404(client_id)
+    return ok(current_state().limiter.app_limits(client_id))
+
+
+@bp.get("/limits")
+def default_limits() -> Response:
+    return ok(current_state().limiter.defaults())
+
+
+@bp.put("/limits")
+def set_default_limits() -> Response:
+    """Limits of every organisation and app without their own: ``{per_minute, per_day, concurrent,
+    app_per_minute}`` (each optional); a reset restores Xero's."""
+    data = dict_body()
+    return ok(current_state().limiter.set_defaults(
+        per_minute=data.get("per_minute"), per_day=data.get("per_day"), concurrent=data.get("concurrent"),
+        app_per_minute=data.get("app_per_minute"),
+    ))

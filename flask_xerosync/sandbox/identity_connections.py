@@ -22,7 +22,7 @@ def _tenantless_call(state: SandboxState) -> tuple[Grant, Decision] | Response:
     decision = state.limiter.app_call(grant.client_id)
     if not decision.allowed:
         body = errors.problem(429, "Too Many Requests", "Rate limit exceeded")
-        return json_response(body, 429, {**decision.headers, "X-Rate-Limit-Problem": "appminute"})
+        return json_response(body, 429, {**decision.headers, "X-Rate-Limit-Problem": decision.problem or ""})
     return grant, decision
 
 
