@@ -138,7 +138,7 @@ def seed_demo(state: SandboxState, extra_redirect_uris: list[str] | tuple[str, .
             nz_ids[element["Name"]] = result.element["ContactID"]
         for element in _NZ_ITEMS:
             items.write_item(nz, element, "upsert", now, unitdp4=True, seed=True)
-        demo_invoices = [
+        demo_invoices: list[tuple[str, str, list[tuple[str, float]], int, bool]] = [
             ("Bright Spark Electrical Ltd", "AUTHORISED", [("LAB-HR", 3), ("CALLOUT", 1)], 30, True),
             ("Tui Ridge Vineyard", "AUTHORISED", [("ELEC-INSP", 1), ("MAT-SUNDRY", 4)], 14, False),
             ("Kauri Street Dental", "DRAFT", [("HWC-SERV", 1), ("LAB-HR", 1.5)], 7, False),

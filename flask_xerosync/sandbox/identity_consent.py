@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, request
 
 from . import pages, scopes
 from .responses import current_state
@@ -25,7 +25,9 @@ def _error_page(error: str, description: str) -> Response:
 
 def _redirect_with(uri: str, params: dict[str, str | None]) -> Response:
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    return redirect(f"{uri}{'&' if '?' in uri else '?'}{query}", code=302)
+    response = Response(status=302)
+    response.headers["Location"] = f"{uri}{'&' if '?' in uri else '?'}{query}"
+    return response
 
 
 def _validate_authorize(state: SandboxState, args: Any) -> tuple[str, str] | PendingConsent:
