@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from .control_common import ControlError, app_or_404, control_blueprint, dict_body, ok, org_or_404, user_or_404
+from .control_common import ControlError, control_blueprint, dict_body, ok, org_or_404, user_or_404
 from .responses import current_state
 
 bp = control_blueprint("registry")
@@ -57,11 +57,6 @@ def register_app() -> Response:
 @bp.get("/apps")
 def list_apps() -> Response:
     return ok([a.as_dict() for a in current_state().apps.values()])
-
-
-@bp.get("/apps/<client_id>")
-def get_app(client_id: str) -> Response:
-    return ok(app_or_404(client_id).as_dict())
 
 
 @bp.post("/users")

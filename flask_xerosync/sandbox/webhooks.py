@@ -145,6 +145,7 @@ class WebhookHub:
         self.generation = 0
         self._subscriptions: dict[str, Subscription] = {}
         self._deliveries: dict[str, Delivery] = {}
+        self._active: dict[str, Delivery] = {}  # pending or retrying: what the sender looks at
         self.on_event: Callable[[], None] = lambda: None
 
     def reset(self) -> None:
@@ -152,6 +153,7 @@ class WebhookHub:
             self.generation += 1
             self._subscriptions = {}
             self._deliveries = {}
+            self._active = {}
 
     # --- subscriptions -----------------------------------------------------------------
     def subscribe(self, client_id: str, url: str, signing_key: str | None, categories: list[str] | None,
@@ -259,7 +261,7 @@ class WebhookHub:
                 }
                 body = json.dumps(payload, separators=(",", ":")).encode()
                 delivery = Delivery(str(uuid.uuid4()), subscription.client_id, body, first, last, now, now)
-                self._deliveries[delivery.id] = delivery
+                self._deliveries[delivery.id] = self._active[delivery.id] = delivery
 
     # --- deliveries -----------------------------------------------------------------
     def claim_due(self, client_id: str | None = None, delivery_id: str | None = None) -> list[Claim]:
@@ -267,7 +269,7 @@ class WebhookHub:
         now = self._clock.timestamp()
         claims = []
         with self._lock:
-            for delivery in self._deliveries.values():
+            for delivery in self._active.values():
                 subscription = self._subscriptions.get(delivery.client_id)
                 if (
                     delivery.in_flight
@@ -295,6 +297,7 @@ class WebhookHub:
             delivery.attempts.append({"at": _iso(now), "url": claim.url, **attempt})
             if delivered:
                 delivery.outcome, delivery.reason, delivery.next_attempt_at = DELIVERED, "", None
+                self._active.pop(delivery.id, None)
                 return
             delivery.reason = attempt.get("error") or f"answered {attempt.get('status')}"
             if delivery.outcome not in (WAITING, RETRYING):
@@ -303,6 +306,7 @@ class WebhookHub:
                 delivery.first_failure_at = now
             if now - delivery.first_failure_at >= GIVE_UP_AFTER:
                 delivery.outcome, delivery.next_attempt_at = ABANDONED, None
+                self._active.pop(delivery.id, None)
                 subscription = self._subscriptions.get(delivery.client_id)
                 if subscription is not None:
                     self._disable_locked(subscription, "Deliveries failed for 24 hours; re-enable the webhook")
@@ -321,7 +325,7 @@ class WebhookHub:
                 raise KeyError(f"unknown delivery {delivery_id}")
             copy = Delivery(str(uuid.uuid4()), original.client_id, original.body, original.first_sequence,
                             original.last_sequence, now, now, replay_of=original.id)
-            self._deliveries[copy.id] = copy
+            self._deliveries[copy.id] = self._active[copy.id] = copy
             return copy.id
 
     def deliveries(self, client_id: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -351,9 +355,9 @@ class WebhookHub:
         self._abandon_locked(subscription.client_id, "the webhook was disabled")
 
     def _abandon_locked(self, client_id: str, reason: str) -> None:
-        for delivery in self._deliveries.values():
-            if delivery.client_id == client_id and delivery.outcome in (WAITING, RETRYING):
-                delivery.outcome, delivery.reason, delivery.next_attempt_at = ABANDONED, reason, None
+        for delivery in [d for d in self._active.values() if d.client_id == client_id]:
+            delivery.outcome, delivery.reason, delivery.next_attempt_at = ABANDONED, reason, None
+            del self._active[delivery.id]
 
 
 def _check_url(url: str) -> str:
