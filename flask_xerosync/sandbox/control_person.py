@@ -1,6 +1,7 @@
 """Control: act as a person in Xero (edit, archive, merge contacts; edit items; pay, void, delete invoices).
 
-Every change goes through the same validation as the API and bumps ``UpdatedDateUTC``.
+Every change goes through the same validation as the API, bumps ``UpdatedDateUTC`` and
+sends the webhooks Xero would.
 """
 
 from __future__ import annotations

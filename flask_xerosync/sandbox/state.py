@@ -2,7 +2,9 @@
 
 One re-entrant lock guards the data. Rate-limit bookkeeping lives in
 :class:`~.limits.Limiter` with its own lock so in-flight requests stay visible
-while another request holds the data lock.
+while another request holds the data lock. Webhook bookkeeping
+(:class:`~.webhooks.WebhookHub`) has its own lock as well, taken after the data
+lock and never before it, and sends nothing while holding either.
 """
 
 from __future__ import annotations
