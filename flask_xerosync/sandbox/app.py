@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from .api import DROP_FLAG
 from .state import SandboxState
@@ -40,13 +40,34 @@ class DropResponseMiddleware:
 
 
 def create_app(state: SandboxState) -> Flask:
-    from . import api, control_api, identity, ui
+    from . import (
+        api,
+        control_clock,
+        control_consent,
+        control_faults,
+        control_limits,
+        control_person,
+        control_registry,
+        control_seeding,
+        control_webhooks,
+        identity_connections,
+        identity_consent,
+        identity_tokens,
+        ui,
+    )
 
     app = Flask("flask_xerosync.sandbox")
     app.extensions["xero_sandbox"] = state
-    app.register_blueprint(identity.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(control_api.bp)
-    app.register_blueprint(ui.bp)
+    for module in (identity_consent, identity_tokens, identity_connections, api, ui, control_registry,
+                   control_seeding, control_person, control_consent, control_limits, control_faults,
+                   control_clock, control_webhooks):
+        app.register_blueprint(module.bp)
+
+    @app.before_request
+    def _remember_origin() -> None:
+        """Webhook ``resourceUrl``s point at this sandbox (XeroSandbox sets it on start)."""
+        if not state.webhooks.base_url:
+            state.webhooks.base_url = request.host_url.rstrip("/")
+
     app.wsgi_app = DropResponseMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app

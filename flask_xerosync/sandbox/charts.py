@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .jsonfmt import ms_date
+
 
 @dataclass(frozen=True)
 class CountryProfile:
@@ -187,7 +189,7 @@ def organisation_record(
         "SalesTaxPeriod": "TWOMONTHS" if profile.version == "NZ" else "QUARTERLY1",
         "DefaultSalesTax": "Tax Exclusive",
         "DefaultPurchasesTax": "Tax Exclusive",
-        "CreatedDateUTC": created,
+        "CreatedDateUTC": ms_date(created, with_offset=False),  # as in Xero's example: no offset
         "OrganisationEntityType": "COMPANY",
         "Timezone": profile.timezone,
         "ShortCode": short_code,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from . import errors
+from .contact_details import blank_addresses, blank_phones, echo_phones, merge_addresses, merge_phones, phone_errors
 from .state import Org
 from .writes import WriteResult, check_lengths, echo_error, normalise
 
@@ -26,37 +27,7 @@ _LENGTHS = {
     "Name": 255, "ContactNumber": 50, "AccountNumber": 50, "FirstName": 255, "LastName": 255,
     "EmailAddress": 255, "TaxNumber": 50, "CompanyNumber": 50,
 }
-_ADDRESS_TYPES = ("POBOX", "STREET")
-_PHONE_TYPES = ("DEFAULT", "DDI", "FAX", "MOBILE")
 _SUMMARY_DROP = ("Addresses", "Phones", "ContactPersons", "ContactGroups", "PaymentTerms", "Balances")
-
-
-def _blank_addresses() -> list[dict[str, Any]]:
-    return [{"AddressType": t, "City": "", "Region": "", "PostalCode": "", "Country": ""} for t in _ADDRESS_TYPES]
-
-
-def _blank_phones() -> list[dict[str, Any]]:
-    return [
-        {"PhoneType": t, "PhoneNumber": "", "PhoneAreaCode": "", "PhoneCountryCode": ""} for t in _PHONE_TYPES
-    ]
-
-
-def _merge_typed(current: list[dict[str, Any]], sent: Any, key: str) -> list[dict[str, Any]]:
-    """Addresses/Phones are replaced per type; types not sent are kept."""
-    merged = [dict(entry) for entry in current]
-    if not isinstance(sent, list):
-        return merged
-    for entry in sent:
-        if not isinstance(entry, dict) or not entry.get(key):
-            continue
-        clean = {k: v for k, v in entry.items() if k != "ValidationErrors"}
-        for index, existing in enumerate(merged):
-            if existing.get(key) == clean[key]:
-                merged[index] = {key: clean[key], **{k: v for k, v in clean.items() if k != key}}
-                break
-        else:
-            merged.append(clean)
-    return merged
 
 
 def find_contact(org: Org, ref: str) -> dict[str, Any] | None:
@@ -147,9 +118,16 @@ def write_contact(
         value = element.get(tax_field)
         if value and org.tax_rate(str(value)) is None:
             messages.append(errors.TAX_TYPE_INVALID.format(code=value))
+    phone_messages = phone_errors(element.get("Phones"))
+    for found in phone_messages:
+        messages.extend(m for m in found if m not in messages)
     if messages:
-        return WriteResult(False, echo_error(element, messages), messages)
+        echoed = echo_error(element, messages)
+        if any(phone_messages):
+            echoed["Phones"] = echo_phones(element["Phones"], phone_messages)
+        return WriteResult(False, echoed, messages)
 
+    created = target is None
     if target is None:
         contact_id = str(element.get("ContactID") or uuid.uuid4()).lower() if seed else str(uuid.uuid4())
         target = {
@@ -160,8 +138,8 @@ def write_contact(
             "LastName": "",
             "EmailAddress": "",
             "BankAccountDetails": "",
-            "Addresses": _blank_addresses(),
-            "Phones": _blank_phones(),
+            "Addresses": blank_addresses(),
+            "Phones": blank_phones(),
             "UpdatedDateUTC": now,
             "ContactGroups": [],
             "IsSupplier": False,
@@ -178,21 +156,49 @@ def write_contact(
             target[key] = element[key].strip() if key == "Name" and isinstance(element[key], str) else element[key]
     if status:
         target["ContactStatus"] = status
-    target["Addresses"] = _merge_typed(target["Addresses"], element.get("Addresses"), "AddressType")
-    target["Phones"] = _merge_typed(target["Phones"], element.get("Phones"), "PhoneType")
+    target["Addresses"] = merge_addresses(target["Addresses"], element.get("Addresses"))
+    target["Phones"] = merge_phones(target["Phones"], element.get("Phones"))
     if seed:
         for key in ("IsCustomer", "IsSupplier"):
             if key in element:
                 target[key] = bool(element[key])
     target["UpdatedDateUTC"] = element["UpdatedDateUTC"] if seed and isinstance(element.get("UpdatedDateUTC"), datetime) else now
     _index_add(org, target)
+    org.changed("CONTACT", "CREATE" if created else "UPDATE", target["ContactID"])
     return WriteResult(True, target)
 
 
-def render_contact(contact: dict[str, Any], summary_only: bool = False) -> dict[str, Any]:
-    if summary_only:
-        return {k: v for k, v in contact.items() if k not in _SUMMARY_DROP}
-    return contact
+def render_contact(contact: dict[str, Any], summary_only: bool = False, merge_link: bool = False) -> dict[str, Any]:
+    """The contact as the API returns it; ``MergedToContactID`` only when paging or fetching by id."""
+    hidden = (_SUMMARY_DROP if summary_only else ()) + (() if merge_link else ("MergedToContactID",))
+    if not any(key in contact for key in hidden):
+        return contact
+    return {k: v for k, v in contact.items() if k not in hidden}
+
+
+def merge_contact(org: Org, merged: dict[str, Any], kept: dict[str, Any], now: datetime) -> None:
+    """What merging two contacts in Xero does: the merged one is archived and points at the kept
+    one (``MergedToContactID``); its invoices move to the kept one."""
+    if merged is kept:
+        raise ValueError(errors.MERGE_INTO_ITSELF)
+    if kept["ContactStatus"] != "ACTIVE":
+        raise ValueError(errors.MERGE_INTO_ARCHIVED)
+    if merged.get("MergedToContactID"):
+        raise ValueError(errors.MERGE_ALREADY_MERGED)
+    _index_remove(org, merged)
+    merged["ContactStatus"] = "ARCHIVED"
+    merged["MergedToContactID"] = kept["ContactID"]
+    merged["UpdatedDateUTC"] = now
+    _index_add(org, merged)
+    org.changed("CONTACT", "UPDATE", merged["ContactID"])
+    kept["UpdatedDateUTC"] = now
+    org.changed("CONTACT", "UPDATE", kept["ContactID"])
+    for invoice in org.invoices.values():
+        if invoice["Contact"].get("ContactID") == merged["ContactID"]:
+            invoice["Contact"] = {"ContactID": kept["ContactID"]}
+            invoice["UpdatedDateUTC"] = now
+            kept["IsCustomer" if invoice["Type"] == "ACCREC" else "IsSupplier"] = True
+            org.changed("INVOICE", "UPDATE", invoice["InvoiceID"])
 
 
 def contact_ref(contact: dict[str, Any]) -> dict[str, Any]:

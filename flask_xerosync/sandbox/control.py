@@ -126,6 +126,11 @@ class SandboxControl:
     def unarchive_contact(self, tenant_id: str, contact: str) -> dict[str, Any]:
         return self._call("POST", f"/orgs/{tenant_id}/contacts/{contact}/unarchive")
 
+    def merge_contacts(self, tenant_id: str, contact: str, into: str) -> dict[str, Any]:
+        """Merge ``contact`` into ``into`` as in Xero: the first is archived with ``MergedToContactID``
+        and its invoices move over. Returns ``{"merged": ..., "into": ...}``."""
+        return self._call("POST", f"/orgs/{tenant_id}/contacts/{contact}/merge", {"into": into})
+
     def edit_item(self, tenant_id: str, item: str, **fields: Any) -> dict[str, Any]:
         return self._call("PATCH", f"/orgs/{tenant_id}/items/{item}", fields)
 
@@ -133,12 +138,17 @@ class SandboxControl:
         self, tenant_id: str, invoice: str, amount: str | float | None = None, date: str | None = None,
         reference: str = "",
     ) -> dict[str, Any]:
-        """Pay an AUTHORISED invoice (the full amount due when ``amount`` is None)."""
+        """Pay an AUTHORISED invoice (the full amount due when ``amount`` is None); PAID when nothing is due."""
         body = {"amount": str(amount) if amount is not None else None, "date": date, "reference": reference}
         return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/payments", body)
 
     def void_invoice(self, tenant_id: str, invoice: str) -> dict[str, Any]:
+        """Void an AUTHORISED invoice without payments."""
         return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/void")
+
+    def delete_invoice(self, tenant_id: str, invoice: str) -> dict[str, Any]:
+        """Delete a DRAFT or SUBMITTED invoice (its Status becomes DELETED)."""
+        return self._call("POST", f"/orgs/{tenant_id}/invoices/{invoice}/delete")
 
     # --- identity ------------------------------------------------------------------------
     def set_consent(
@@ -222,8 +232,29 @@ class SandboxControl:
             "per_minute": per_minute, "concurrent": concurrent, "per_day": per_day,
         })
 
-    def set_app_limit(self, client_id: str, per_minute: int) -> dict[str, Any]:
+    def limits(self, tenant_id: str) -> dict[str, Any]:
+        """The organisation's limits in force (its own, else the defaults)."""
+        return self._call("GET", f"/orgs/{tenant_id}/limits")
+
+    def set_app_limit(self, client_id: str, per_minute: int | None) -> dict[str, Any]:
+        """The app-wide minute limit of one app (across all its tenants); ``None`` restores the default."""
         return self._call("PUT", f"/apps/{client_id}/limits", {"per_minute": per_minute})
+
+    def app_limits(self, client_id: str) -> dict[str, Any]:
+        """``{per_minute, used, remaining, rate_limited}`` of the app's current minute."""
+        return self._call("GET", f"/apps/{client_id}/limits")
+
+    def set_default_limits(
+        self, per_minute: int | None = None, per_day: int | None = None, concurrent: int | None = None,
+        app_per_minute: int | None = None,
+    ) -> dict[str, Any]:
+        """Scale Xero's limits for every organisation and app that has none of its own (until reset)."""
+        return self._call("PUT", "/limits", {
+            "per_minute": per_minute, "per_day": per_day, "concurrent": concurrent, "app_per_minute": app_per_minute,
+        })
+
+    def default_limits(self) -> dict[str, Any]:
+        return self._call("GET", "/limits")
 
     def faults(
         self,
@@ -256,3 +287,60 @@ class SandboxControl:
 
     def set_time_scale(self, time_scale: float) -> dict[str, Any]:
         return self._call("PUT", "/clock", {"time_scale": time_scale})
+
+    # --- webhooks ------------------------------------------------------------------------
+    def register_webhook(
+        self, client_id: str, url: str, signing_key: str | None = None, categories: list[str] | None = None,
+        batch_delay: float | None = None, timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Subscribe an app to webhooks and run Intent to Receive; ``status`` is "OK" or "FAILED".
+
+        ``signing_key`` defaults to a new random key (returned); ``categories`` to CONTACT and
+        INVOICE; ``batch_delay`` (sandbox seconds, default 1) groups close events into one
+        delivery; ``timeout`` (real seconds, at most and by default Xero's 5).
+        """
+        return self._call("POST", f"/apps/{client_id}/webhook", {
+            "url": url, "signing_key": signing_key, "categories": categories, "batch_delay": batch_delay,
+            "timeout": timeout,
+        })
+
+    def update_webhook(
+        self, client_id: str, url: str | None = None, signing_key: str | None = None, enabled: bool | None = None,
+        categories: list[str] | None = None, batch_delay: float | None = None, timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the subscription; a new URL or ``enabled=True`` (when not OK) reruns Intent to Receive."""
+        return self._call("PATCH", f"/apps/{client_id}/webhook", {
+            "url": url, "signing_key": signing_key, "enabled": enabled, "categories": categories,
+            "batch_delay": batch_delay, "timeout": timeout,
+        })
+
+    def webhook(self, client_id: str) -> dict[str, Any]:
+        """The subscription: url, signing_key, status, reason, intent_to_receive checks, pending_events."""
+        return self._call("GET", f"/apps/{client_id}/webhook")
+
+    def remove_webhook(self, client_id: str) -> None:
+        self._call("DELETE", f"/apps/{client_id}/webhook")
+
+    def webhook_deliveries(self, client_id: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+        """Deliveries in creation order; ``outcome`` is pending, retrying, delivered or failed."""
+        params = {k: v for k, v in {"client_id": client_id, "outcome": outcome}.items() if v}
+        return self._call("GET", "/webhooks/deliveries", params=params)
+
+    def webhook_delivery(self, delivery_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/webhooks/deliveries/{delivery_id}")
+
+    def pause_webhooks(self, paused: bool = True) -> None:
+        """Stop (or restart) the background sender; only ``flush_webhooks``/``replay_webhook`` send then."""
+        self._call("PUT", "/webhooks/sender", {"paused": paused})
+
+    def flush_webhooks(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Send queued events now (ignoring the batch delay) and every delivery due.
+
+        Returns the deliveries this call sent. Unless paused, the background sender may
+        have sent some just before; when this returns nothing queued or due is left unsent.
+        """
+        return self._call("POST", "/webhooks/flush", {"client_id": client_id})["deliveries"]
+
+    def replay_webhook(self, delivery_id: str) -> dict[str, Any]:
+        """Send an earlier delivery's exact body again (same events, sequences and entropy)."""
+        return self._call("POST", f"/webhooks/deliveries/{delivery_id}/replay")

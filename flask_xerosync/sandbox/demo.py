@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import contacts, invoices, items
+from .invoice_actions import apply_payment
 from .state import SandboxState
 
 DEMO_CLIENT_ID = "xerosync-demo"
@@ -137,7 +138,7 @@ def seed_demo(state: SandboxState, extra_redirect_uris: list[str] | tuple[str, .
             nz_ids[element["Name"]] = result.element["ContactID"]
         for element in _NZ_ITEMS:
             items.write_item(nz, element, "upsert", now, unitdp4=True, seed=True)
-        demo_invoices = [
+        demo_invoices: list[tuple[str, str, list[tuple[str, float]], int, bool]] = [
             ("Bright Spark Electrical Ltd", "AUTHORISED", [("LAB-HR", 3), ("CALLOUT", 1)], 30, True),
             ("Tui Ridge Vineyard", "AUTHORISED", [("ELEC-INSP", 1), ("MAT-SUNDRY", 4)], 14, False),
             ("Kauri Street Dental", "DRAFT", [("HWC-SERV", 1), ("LAB-HR", 1.5)], 7, False),
@@ -155,7 +156,7 @@ def seed_demo(state: SandboxState, extra_redirect_uris: list[str] | tuple[str, .
             }
             invoice = invoices.write_invoice(nz, element, "create", now, unitdp4=True).element
             if paid:
-                invoices.apply_payment(nz, invoice, invoice["AmountDue"], today - timedelta(days=age - 5), now)
+                apply_payment(nz, invoice, invoice["AmountDue"], today - timedelta(days=age - 5), now)
 
         au_ids: dict[str, str] = {}
         for element in _AU_CONTACTS:

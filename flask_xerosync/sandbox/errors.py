@@ -26,7 +26,12 @@ INVOICE_HAS_PAYMENT = (
     "This document cannot be edited as it has a payment or credit note allocated to it."
 )
 
+# Quoted by third parties (integrators' code and help pages), not by Xero's own documents.
+PAYMENT_NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+PAYMENT_EXCEEDS_DUE = "Payment amount exceeds the amount outstanding on this document."
+
 # Assumed (Xero style, wording not confirmed by a stored source).
+PAYMENT_AMOUNT_INVALID = "The payment amount must be greater than zero."
 ITEM_CODE_INVALID = "Item code '{code}' is not valid"
 ACCOUNT_CODE_INVALID = "Account code '{code}' is not a valid code for this document."
 ACCOUNT_CODE_REQUIRED = "An Account Code is required for line items on submitted or approved invoices."
@@ -44,6 +49,12 @@ INVOICE_STATUS_CREATE = "Invoice not of valid status for creation"
 LINE_ITEMS_REQUIRED = "At least one line item must be specified."
 LINE_AMOUNT_TYPES_INVALID = "LineAmountTypes '{value}' is not valid; use Exclusive, Inclusive or NoTax."
 CONTACT_STATUS_INVALID = "ContactStatus '{value}' is not valid."
+PHONE_TYPE_INVALID = "PhoneType '{value}' is not valid; use DEFAULT, DDI, MOBILE, FAX or OFFICE."
+PHONE_INVALID = "A phone must be a JSON object."
+MERGE_INTO_ITSELF = "A contact cannot be merged into itself."
+MERGE_INTO_ARCHIVED = "Contacts can only be merged into an active contact."
+MERGE_ALREADY_MERGED = "This contact has already been merged into another contact."
+PHONE_TYPE_REQUIRED = "A PhoneType must be specified for each phone."
 MAX_LENGTH = "{field} must not be more than {limit} characters long."
 DATE_INVALID = "{field} '{value}' is not a valid date."
 NUMBER_INVALID = "{field} must be a number."

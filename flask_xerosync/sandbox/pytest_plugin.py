@@ -1,7 +1,8 @@
 """pytest plugin: a session-wide sandbox server and a per-test ``xero_sandbox`` fixture.
 
-Registered by the package as the ``xerosync_sandbox`` pytest11 entry point; it only
-imports the sandbox when a fixture is used, so loading it costs nothing.
+Opt-in: a host lists it in its root ``conftest.py`` as
+``pytest_plugins = ["flask_xerosync.sandbox.pytest_plugin"]``. It only imports the
+sandbox when a fixture is used, so loading it costs nothing.
 """
 
 from __future__ import annotations

@@ -210,8 +210,12 @@ def order_records(
         keys.append((path, len(words) == 2 and words[1].upper() == "DESC"))
     ordered = list(records)
     for path, descending in reversed(keys):
-        ordered.sort(key=lambda r, p=path: _sort_key(_resolve(r, p)), reverse=descending)
+        ordered.sort(key=_sort_key_of(path), reverse=descending)
     return ordered
+
+
+def _sort_key_of(path: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    return lambda record: _sort_key(_resolve(record, path))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

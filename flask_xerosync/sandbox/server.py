@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
+import sys
 import threading
 from types import TracebackType
 from typing import Any
@@ -13,6 +17,43 @@ from .clock import SandboxClock
 from .control import SandboxControl
 from .demo import seed_demo
 from .state import SandboxState
+
+
+logger = logging.getLogger("flask_xerosync.sandbox")
+# A library's logger: without this, Python's last-resort handler would print the warning
+# a second time when the host has not configured logging (stderr gets it explicitly below).
+logger.addHandler(logging.NullHandler())
+
+EXPOSURE_WARNING = (
+    "The Xero sandbox is listening on {host}:{port}, which is not a loopback address. "
+    "The sandbox is for tests and demos only and must never be exposed: its control API (/_sandbox) "
+    "has no authentication, answers anyone who can reach it (client secrets included) and can change "
+    "everything. Bind it to 127.0.0.1 unless you know every machine that can reach this address."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (an address or a name) only reaches this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+
+
+def warn_if_exposed(host: str, port: int) -> None:
+    """Log and print (to stderr) a warning when the sandbox is bound beyond loopback."""
+    if is_loopback(host):
+        return
+    message = EXPOSURE_WARNING.format(host=host or "*", port=port)
+    logger.warning(message)
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -71,6 +112,8 @@ class XeroSandbox:
             self.host, self.port, self.app, threaded=True,
             request_handler=_QuietHandler if self._quiet else None,
         )
+        warn_if_exposed(self.host, self._server.server_port)
+        self.state.webhooks.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name="xero-sandbox", daemon=True)
         self._thread.start()
         self._seed()
@@ -83,6 +126,7 @@ class XeroSandbox:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.state.close()
         if self._control is not None:
             self._control.close()
         self._server = self._thread = self._control = None

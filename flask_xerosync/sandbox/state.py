@@ -2,7 +2,9 @@
 
 One re-entrant lock guards the data. Rate-limit bookkeeping lives in
 :class:`~.limits.Limiter` with its own lock so in-flight requests stay visible
-while another request holds the data lock.
+while another request holds the data lock. Webhook bookkeeping
+(:class:`~.webhooks.WebhookHub`) has its own lock as well, taken after the data
+lock and never before it, and sends nothing while holding either.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import secrets
 import string
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +24,8 @@ from .faults import FaultBook
 from .idempotency import IdempotencyStore
 from .limits import Limiter
 from .tokens import Signer
+from .webhook_delivery import WebhookDispatcher
+from .webhooks import WebhookHub
 
 
 @dataclass
@@ -162,6 +167,12 @@ class Org:
         self.item_codes: dict[str, str] = {}  # normalised Code -> ItemID
         self.invoice_numbers: dict[str, str] = {}  # normalised ACCREC InvoiceNumber -> InvoiceID
         self.next_invoice_seq = 1
+        self.on_change: Callable[[str, str, str, str], None] | None = None
+
+    def changed(self, category: str, event_type: str, resource_id: str) -> None:
+        """A contact or invoice was created or updated (what Xero sends webhooks for)."""
+        if self.on_change is not None:
+            self.on_change(self.tenant_id, category, event_type, resource_id)
 
     def account(self, code: str) -> dict[str, Any] | None:
         for account in self.accounts:
@@ -202,6 +213,8 @@ class SandboxState:
         self.faults = FaultBook()
         self.idempotency = IdempotencyStore(clock)
         self.signer = Signer()
+        self.webhooks = WebhookHub(clock, self.connected_clients)
+        self.dispatcher = WebhookDispatcher(self.webhooks)
         self._init_data()
 
     def _init_data(self) -> None:
@@ -223,7 +236,13 @@ class SandboxState:
             self.limiter.reset()
             self.faults.reset()
             self.idempotency.reset()
+            self.webhooks.reset()
+            self.dispatcher.paused = False
             self.clock.reset()
+
+    def close(self) -> None:
+        """Stop the background webhook sender (the sandbox is shutting down)."""
+        self.dispatcher.close()
 
     # --- registry -----------------------------------------------------------------
     def register_app(
@@ -291,10 +310,12 @@ class SandboxState:
         user_ids: list[str] | None = None,
         tenant_id: str | None = None,
     ) -> Org:
+        country = "GB" if country.upper() == "UK" else country.upper()  # Xero's CountryCode is ISO 3166
         with self.lock:
             tenant_id = tenant_id or str(uuid.uuid4())
             currency = base_currency or profile_for(country).currency
             org = Org(tenant_id, name, country, currency, short_code or _short_code(), self.clock.now())
+            org.on_change = self.webhooks.record
             self.orgs[tenant_id] = org
             for ref in user_ids or []:
                 user = self.find_user(ref)
@@ -329,6 +350,11 @@ class SandboxState:
             if (conn.client_id, conn.user_id, conn.tenant_id) == (client_id, user_id, tenant_id):
                 return conn
         return None
+
+    def connected_clients(self, tenant_id: str) -> set[str]:
+        """The apps connected to an organisation (by any user)."""
+        with self.lock:
+            return {c.client_id for c in self.connections.values() if c.tenant_id == tenant_id}
 
     def connections_for(self, client_id: str, user_id: str) -> list[Connection]:
         with self.lock:

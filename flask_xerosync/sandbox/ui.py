@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from . import pages
 from .invoices import render_invoice
-from .state import SandboxState
+from .responses import current_state
 
 bp = Blueprint("xero_sandbox_ui", __name__)
 
@@ -14,7 +14,7 @@ bp = Blueprint("xero_sandbox_ui", __name__)
 @bp.get("/AccountsReceivable/View.aspx")
 @bp.get("/AccountsPayable/View.aspx")
 def view_invoice() -> Response:
-    state: SandboxState = current_app.extensions["xero_sandbox"]
+    state = current_state()
     invoice_id = (request.args.get("InvoiceID") or "").strip().lower()
     with state.lock:
         for org in state.orgs.values():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -12,11 +13,14 @@ import requests
 
 from flask_xerosync.sandbox import SandboxControl, XeroSandbox
 
+from .webhook_receiver import Receiver
+
 
 REDIRECT_URI = "http://127.0.0.1:8765/settings/accounting-sync/callback"
 CLIENT_ID = "test-app"
 CLIENT_SECRET = "test-secret"
 USER_EMAIL = "owner@example.com"
+WEBHOOK_KEY = "c2FuZGJveC13ZWJob29rLWtleQ=="
 SCOPES = "offline_access openid profile email accounting.contacts accounting.invoices accounting.settings"
 
 
@@ -120,3 +124,18 @@ def world(xero_sandbox: XeroSandbox) -> World:
     token = connect(xero_sandbox, [tenant_id])
     api = Api(xero_sandbox.url, token["access_token"], tenant_id)
     return World(xero_sandbox, control, tenant_id, other, token, api)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook endpoint that checks signatures with ``WEBHOOK_KEY``."""
+    with Receiver(WEBHOOK_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def subscribed(world: World, receiver: Receiver) -> World:
+    """The world's app subscribed to webhooks, background sender paused: only flush and replay send."""
+    assert world.control.register_webhook(CLIENT_ID, receiver.url, signing_key=WEBHOOK_KEY)["status"] == "OK"
+    world.control.pause_webhooks()
+    return world

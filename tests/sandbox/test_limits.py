@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
-from .conftest import CLIENT_ID, World, connect, token_request
+from flask_xerosync.sandbox import SandboxError
+
+from .conftest import CLIENT_ID, REDIRECT_URI, Api, World, connect, token_request
 
 
 def test_limit_headers_on_every_tenant_response(world: World) -> None:
@@ -113,3 +116,58 @@ def test_counters_and_reset(world: World) -> None:
     assert counters["by_method"] == {"GET": 1, "PUT": 1}
     world.control.reset_counters(world.tenant_id)
     assert world.control.counters(world.tenant_id)["total_calls"] == 0
+
+
+def test_app_minute_limit_spans_tenants_and_every_response_counts_it_down(world: World) -> None:
+    token = connect(world.sandbox, [world.other_tenant_id])
+    other = Api(world.base, token["access_token"], world.other_tenant_id)
+    world.control.set_app_limit(CLIENT_ID, 6)
+    remaining = [
+        world.api.get("Contacts").headers["X-AppMinLimit-Remaining"],
+        other.get("Contacts").headers["X-AppMinLimit-Remaining"],
+        world.api.put("Contacts", {"Contacts": [{"Name": ""}]}).headers["X-AppMinLimit-Remaining"],  # 400
+        world.api.get("Invoices/no-such-invoice").headers["X-AppMinLimit-Remaining"],  # 404
+        requests.get(f"{world.base}/connections", timeout=5,
+                     headers={"Authorization": f"Bearer {world.token['access_token']}"}).headers[
+            "X-AppMinLimit-Remaining"],
+    ]
+    assert remaining == ["5", "4", "3", "2", "1"]
+    world.control.set_limits(world.tenant_id, per_minute=1)
+    minute = world.api.get("Items")
+    assert minute.status_code == 429 and minute.headers["X-Rate-Limit-Problem"] == "minute"
+    assert minute.headers["X-AppMinLimit-Remaining"] == "1", "a refused call is not counted"
+    other.get("Items")
+    refused = other.get("Items")
+    assert refused.status_code == 429 and refused.headers["X-Rate-Limit-Problem"] == "appminute"
+    assert refused.headers["X-AppMinLimit-Remaining"] == "0" and "Retry-After" not in refused.headers
+    assert refused.json()["Title"] == "Too Many Requests"
+    connections = requests.get(f"{world.base}/connections", timeout=5,
+                               headers={"Authorization": f"Bearer {world.token['access_token']}"})
+    assert connections.status_code == 429 and connections.headers["X-Rate-Limit-Problem"] == "appminute"
+    assert world.control.app_limits(CLIENT_ID) == {
+        "client_id": CLIENT_ID, "per_minute": 6, "used": 6, "remaining": 0, "rate_limited": 2}
+    assert world.control.counters(world.other_tenant_id)["rate_limited_by_problem"] == {"appminute": 1}
+    world.control.advance_clock(60)
+    assert other.get("Items").headers["X-AppMinLimit-Remaining"] == "5"
+
+
+def test_default_limits_scale_every_tenant_and_app_until_reset(world: World) -> None:
+    control = world.control
+    assert control.default_limits() == {"per_minute": 60, "per_day": 5000, "concurrent": 5,
+                                        "app_per_minute": 10000}
+    assert world.api.get("Contacts").headers["X-AppMinLimit-Remaining"] == "9999"
+    control.set_default_limits(app_per_minute=3, per_minute=30)
+    response = world.api.get("Contacts")
+    assert response.headers["X-AppMinLimit-Remaining"] == "1" and response.headers["X-MinLimit-Remaining"] == "28"
+    assert world.api.get("Contacts").status_code == 200
+    assert world.api.get("Contacts").headers["X-Rate-Limit-Problem"] == "appminute"
+    control.register_app("second-app", "second-secret", [REDIRECT_URI])
+    assert control.app_limits("second-app")["per_minute"] == 3
+    assert control.set_app_limit(CLIENT_ID, 100)["per_minute"] == 100
+    assert world.api.get("Contacts").headers["X-AppMinLimit-Remaining"] == "96"
+    assert control.set_app_limit(CLIENT_ID, None)["per_minute"] == 3
+    assert control.limits(world.tenant_id) == {"per_minute": 30, "per_day": 5000, "concurrent": 5}
+    with pytest.raises(SandboxError):
+        control.set_default_limits(per_day=-1)
+    control.reset()
+    assert control.default_limits()["app_per_minute"] == 10000
