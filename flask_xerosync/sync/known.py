@@ -6,8 +6,9 @@ them), so its cost grows with batches, not with records. See :class:`~..models.K
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,13 +74,42 @@ def _known(row: Any) -> Known:
     )
 
 
+Keys = Callable[[dict[str, Any]], tuple[str, str]]
+"""(e-mail key, name key) of a record's values."""
+
+
 class KnownRecords:
-    """The cache of one account and organisation, for one kind of record (``client``, ``item``)."""
+    """The cache of one account and organisation, for one kind of record (``client``, ``item``).
+
+    A run that changes a record's values (a host client updated from Xero, an empty e-mail filled
+    at a first link) *overlays* its new values here, so the rest of the run decides with them: the
+    cache itself learns them when the next run reads the record back. A preview overlays the
+    values it would write in the same way, so it decides exactly as the sync will.
+    """
 
     def __init__(self, session: Session | scoped_session[Any], scope: Scope, kind: str) -> None:
         self.session = session
         self.scope = scope
         self.kind = kind
+        self._overlay: dict[tuple[str, str], Known] = {}
+        self._overlay_keys: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+
+    def overlay(self, side: str, record_id: str, values: dict[str, Any], keys: Keys) -> None:
+        """Decide with these values of the record for the rest of the run."""
+        current = self.by_ids(side, [record_id]).get(record_id)
+        if current is None:
+            return
+        email, name = keys(values)
+        for kind, key in (("email", current.email_key), ("name", current.name_key)):
+            self._overlay_keys[(side, kind, key)].discard(record_id)
+        updated = replace(current, values=dict(values), email_key=email, name_key=name,
+                          label=str(values.get("name") or current.label), archived=bool(values.get("archived")))
+        self._overlay[(side, record_id)] = updated
+        self._overlay_keys[(side, "email", email)].add(record_id)
+        self._overlay_keys[(side, "name", name)].add(record_id)
+
+    def _overlaid(self, side: str, rows: Iterable[Known]) -> list[Known]:
+        return [self._overlay.get((side, row.record_id), row) for row in rows]
 
     def _where(self, side: str) -> Any:
         return and_(
@@ -111,21 +141,31 @@ class KnownRecords:
             for row in self.session.execute(
                 select(*_COLUMNS).where(self._where(side), KnownRecord.record_id.in_(chunk))
             ):
-                found[row.record_id] = _known(row)
+                found[row.record_id] = self._overlay.get((side, row.record_id)) or _known(row)
         return found
 
     def sharing_keys(
         self, side: str, *, emails: Iterable[str] = (), names: Iterable[str] = (), numbers: Iterable[str] = ()
     ) -> list[Known]:
         """The records of ``side`` whose e-mail, name key or number is one of those given."""
+        wanted = {"email": {v for v in emails if v}, "name": {v for v in names if v},
+                  "number": {v for v in numbers if v}}
         found: dict[int, Known] = {}
         for column, values in (
-            (KnownRecord.email_key, emails), (KnownRecord.name_key, names), (KnownRecord.number, numbers)
+            (KnownRecord.email_key, wanted["email"]), (KnownRecord.name_key, wanted["name"]),
+            (KnownRecord.number, wanted["number"]),
         ):
-            for chunk in chunks(sorted({value for value in values if value})):
+            for chunk in chunks(sorted(values)):
                 for row in self.session.execute(select(*_COLUMNS).where(self._where(side), column.in_(chunk))):
                     found[row.id] = _known(row)
-        return list(found.values())
+        if not self._overlay:
+            return list(found.values())
+        seen = {row.record_id for row in found.values()}
+        extra = {record_id for kind in ("email", "name") for key in wanted[kind]
+                 for record_id in self._overlay_keys.get((side, kind, key), ()) if record_id not in seen}
+        rows = self._overlaid(side, found.values()) + [self._overlay[(side, record_id)] for record_id in extra]
+        return [row for row in rows if row.email_key in wanted["email"] or row.name_key in wanted["name"]
+                or row.number in wanted["number"]]
 
     def pending(self, side: str, run_id: str, after_id: int, limit: int) -> list[Known]:
         """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``."""
@@ -136,7 +176,7 @@ class KnownRecords:
             .order_by(KnownRecord.id)
             .limit(limit)
         )
-        return [_known(row) for row in rows]
+        return self._overlaid(side, (_known(row) for row in rows))
 
     def count_pending(self, side: str, run_id: str) -> int:
         return int(self.session.scalar(

@@ -24,8 +24,8 @@ in the engine asks it.
    not linked to another);
 2. no candidate at all: create it on the other side (unless a filter or its archived state says
    to skip it, with that reason);
-3. a Xero contact whose ``ContactNumber`` is this client's id, that number on no other contact, and
-   the name or e-mail agreeing: link them;
+3. a Xero contact whose ``ContactNumber`` is this client's id, that number on no other contact, the
+   name or e-mail agreeing, and neither of them archived or linked to another: link them;
 4. exactly one candidate, that candidate has exactly this record as its only candidate, neither is
    linked or archived, and they do not carry two different e-mail addresses: link them;
 5. anything else — several candidates, a candidate claimed by several records, a candidate that is
@@ -169,14 +169,15 @@ def decide(
         return Verdict("create")
     if number_partner is not None and number_partner in by_id:
         partner = by_id[number_partner]
-        if partner.keys.linked_to is None and (EMAIL in partner.rules or NAME in partner.rules):
+        if partner.keys.linked_to is not None:
+            return _review(candidates, "The contact that carries this client's code is linked to another record.")
+        if partner.keys.archived or record.archived:
+            return _review(candidates, "The contact that carries this client's code is archived; restore it or "
+                           "create a new one.")
+        if EMAIL in partner.rules or NAME in partner.rules:
             return Verdict("link", partner=number_partner, rule=NUMBER)
-        return _review(
-            candidates,
-            "The Xero contact code names this client, but the contact's name and e-mail are different."
-            if partner.keys.linked_to is None
-            else "The contact that carries this client's code is linked to another record.",
-        )
+        return _review(candidates, "The Xero contact code names this client, but the contact's name and e-mail "
+                       "are different.")
     if len(candidates) > 1:
         return _review(candidates, f"{len(candidates)} records on the other side look like this one.")
     only = candidates[0]

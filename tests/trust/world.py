@@ -80,16 +80,16 @@ class SyncResult:
 class World:
     """The sandbox with one app, one user and organisations; the host; the extension's tables."""
 
+    preferences: dict[str, Any] = field(default_factory=dict)
     sandbox: XeroSandbox = field(default_factory=XeroSandbox)
     host: MemoryHost = field(default_factory=MemoryHost)
-    preferences: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.adapter = WSGIAdapter(self.sandbox.app)
         control_session = requests.Session()
         control_session.mount(BASE, self.adapter)
         self.control = SandboxControl(BASE, session=control_session)
-        self.control.register_app(CLIENT_ID, CLIENT_SECRET, [REDIRECT])
+        self.control.register_app(CLIENT_ID, CLIENT_SECRET, [REDIRECT], app_per_minute=1_000_000)
         self.user = self.control.create_user("owner@host.test", "Owner")["user_id"]
         self.engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
         metadata.create_all(self.engine)
@@ -101,6 +101,7 @@ class World:
 
     def add_org(self, name: str, country: str = "NZ") -> str:
         tenant_id = str(self.control.create_org(name=name, country=country, users=[self.user]))
+        self.control.set_limits(tenant_id, per_minute=1_000_000, per_day=1_000_000)
         self.tenants[name] = tenant_id
         return tenant_id
 

@@ -74,14 +74,15 @@ class Decider:
     def _partner(side: str, link: Link) -> str:
         return link.xero_id if side == Side.HOST else link.host_id
 
-    def units_for(self, side: str, rows: Sequence[Known]) -> list[Unit]:
+    def units_for(self, side: str, rows: Sequence[Known], *, linked: bool) -> list[Unit]:
+        """Units for the ``linked`` records among ``rows`` (their changes), or for the others (the
+        match rules). A run settles the linked ones first, so the rules see their new values."""
         links = self._links(side, [row.record_id for row in rows])
-        linked = [row for row in rows if row.record_id in links]
-        unlinked = [row for row in rows if row.record_id not in links]
-        units = self._follow(side, linked, links) if linked else []
-        if unlinked:
-            units.extend(self._decide(side, unlinked))
-        return units
+        if linked:
+            chosen = [row for row in rows if row.record_id in links]
+            return self._follow(side, chosen, links) if chosen else []
+        chosen = [row for row in rows if row.record_id not in links]
+        return self._decide(side, chosen) if chosen else []
 
     # Linked pairs
 
@@ -208,14 +209,19 @@ class Decider:
         return units
 
     def _name_twins(self, rows: Sequence[Known]) -> dict[str, list[Known]]:
-        """Unlinked, active host clients sharing a name key with one of ``rows``: Xero keeps contact
-        names unique, so two of them cannot both be created there."""
+        """Host clients that would be created in Xero and share a name key with one of ``rows``
+        (unlinked, active, with no candidate in Xero): Xero keeps contact names unique, so two of
+        them cannot both be created there."""
         found = [row for row in self.known.sharing_keys(Side.HOST, names=[r.name_key for r in rows])
                  if not row.archived]
         linked = self._links(Side.HOST, [row.record_id for row in found])
+        found = [row for row in found if row.record_id not in linked]
+        matched = self.known.sharing_keys(Side.XERO, emails=[r.email_key for r in found],
+                                          numbers=[r.record_id for r in found])
+        emails, numbers = {m.email_key for m in matched}, {m.number for m in matched}
         twins: dict[str, list[Known]] = defaultdict(list)
         for row in found:
-            if row.record_id not in linked:
+            if not (row.email_key and row.email_key in emails) and row.record_id not in numbers:
                 twins[row.name_key].append(row)
         return twins
 

@@ -39,16 +39,19 @@ class ClientsStage:
         self.settle()
 
     def settle(self) -> None:
-        """Decide and write every unsettled record this run has not handled yet."""
+        """Decide and write every unsettled record this run has not handled yet: the linked ones
+        first (their new values are what the match rules then see), then the others, host side
+        first."""
         ctx = self.ctx
         waiting = sum(self.known.count_pending(side, ctx.run_id) for side in (Side.HOST, Side.XERO))
         ctx.progress(0, total=ctx.done + waiting)
-        for side in (Side.HOST, Side.XERO):
-            after = 0
-            while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH):
-                after = rows[-1].id
-                self.writer.add(self.decider.units_for(side, rows))
-            self.writer.finish()
+        for linked in (True, False):
+            for side in (Side.HOST, Side.XERO):
+                after = 0
+                while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH):
+                    after = rows[-1].id
+                    self.writer.add(self.decider.units_for(side, rows, linked=linked))
+                self.writer.finish()
 
     def link_clients(self, host_ids: Iterable[str]) -> set[str]:
         """Link (or create in Xero) these host clients now, by the same rules: the invoices stage
@@ -61,6 +64,6 @@ class ClientsStage:
         known = self.known.by_ids(Side.HOST, wanted)
         rows = [row for row in known.values() if row.pending and row.handled_run != self.ctx.run_id]
         if rows:
-            self.writer.add(self.decider.units_for(Side.HOST, rows))
+            self.writer.add(self.decider.units_for(Side.HOST, rows, linked=False))
             self.writer.finish()
         return self.writer.resolved_hosts & set(wanted)

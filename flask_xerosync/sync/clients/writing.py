@@ -27,6 +27,7 @@ from ...xero.results import WriteResult
 from ..context import SyncContext
 from ..known import KnownRecords
 from ..outcomes import TO_XERO, RecordOutcome, fix_for, is_name_clash
+from ..rules import email_key, name_key
 from ..store import LinkRow
 from . import mapping
 from .reading import Reader
@@ -147,6 +148,11 @@ class Writer:
             done.decided.extend(((Side.HOST, unit.host_id), (Side.XERO, unit.xero_id)))
         if unit.action in (CREATE_IN_XERO, CREATE_HERE, LINK) and unit.host_id:
             self.resolved_hosts.add(unit.host_id)
+        if unit.action in (LINK, UPDATE):
+            if unit.save_host is not None and unit.host_values is not None:
+                self.known.overlay(Side.HOST, str(unit.host_id), unit.host_values, keys_of)
+            if unit.xero_payload is not None and unit.xero_values is not None:
+                self.known.overlay(Side.XERO, str(unit.xero_id), unit.xero_values, keys_of)
         stays = unit.action == REVIEW
         done.handle(unit, pending=stays)
         done.record(unit, _OUTCOMES[unit.action])
@@ -199,6 +205,10 @@ class Writer:
         for record in done.records:
             ctx.tally.add("clients", record.outcome)
         ctx.log([record for record in done.records if record.outcome != Outcome.UNCHANGED])
+
+
+def keys_of(values: dict[str, object]) -> tuple[str, str]:
+    return email_key(str(values.get("email") or "")), name_key(str(values.get("name") or ""))
 
 
 def mapping_key(unit: Unit) -> str:
