@@ -19,11 +19,12 @@ from ..models import KnownRecord
 from .bulk import chunks, upsert
 from .scope import Scope
 
-_COLUMNS = (
+_KEYS = (
     KnownRecord.id, KnownRecord.record_id, KnownRecord.label, KnownRecord.email_key, KnownRecord.name_key,
-    KnownRecord.number, KnownRecord.archived, KnownRecord.values, KnownRecord.meta, KnownRecord.pending,
-    KnownRecord.handled_run, KnownRecord.source_updated_at,
+    KnownRecord.number, KnownRecord.archived, KnownRecord.pending, KnownRecord.handled_run,
+    KnownRecord.source_updated_at,
 )
+_COLUMNS = (*_KEYS, KnownRecord.values, KnownRecord.meta)
 _UPDATED_ON_CONFLICT = (
     "label", "email_key", "name_key", "number", "archived", "values", "meta", "pending", "source_updated_at",
 )
@@ -67,9 +68,11 @@ class KnownRow:
 
 
 def _known(row: Any) -> Known:
+    values = getattr(row, "values", None)
+    meta = getattr(row, "meta", None)
     return Known(
         id=row.id, record_id=row.record_id, label=row.label, email_key=row.email_key, name_key=row.name_key,
-        number=row.number, archived=bool(row.archived), values=dict(row.values or {}), meta=dict(row.meta or {}),
+        number=row.number, archived=bool(row.archived), values=dict(values or {}), meta=dict(meta or {}),
         pending=bool(row.pending), handled_run=row.handled_run or "", source_updated_at=row.source_updated_at,
     )
 
@@ -135,11 +138,12 @@ class KnownRecords:
             update=_UPDATED_ON_CONFLICT,
         )
 
-    def by_ids(self, side: str, record_ids: Iterable[str]) -> dict[str, Known]:
+    def by_ids(self, side: str, record_ids: Iterable[str], *, full: bool = True) -> dict[str, Known]:
+        """The records with these ids; without ``full``, their keys only (see :meth:`sharing_keys`)."""
         found: dict[str, Known] = {}
         for chunk in chunks(sorted({str(i) for i in record_ids if i})):
             for row in self.session.execute(
-                select(*_COLUMNS).where(self._where(side), KnownRecord.record_id.in_(chunk))
+                select(*(_COLUMNS if full else _KEYS)).where(self._where(side), KnownRecord.record_id.in_(chunk))
             ):
                 found[row.record_id] = self._overlay.get((side, row.record_id)) or _known(row)
         return found
@@ -147,7 +151,8 @@ class KnownRecords:
     def sharing_keys(
         self, side: str, *, emails: Iterable[str] = (), names: Iterable[str] = (), numbers: Iterable[str] = ()
     ) -> list[Known]:
-        """The records of ``side`` whose e-mail, name key or number is one of those given."""
+        """The records of ``side`` whose e-mail, name key or number is one of those given, with
+        their keys only (``values`` and ``meta`` empty: read them with :meth:`by_ids`)."""
         wanted = {"email": {v for v in emails if v}, "name": {v for v in names if v},
                   "number": {v for v in numbers if v}}
         found: dict[int, Known] = {}
@@ -156,7 +161,7 @@ class KnownRecords:
             (KnownRecord.number, wanted["number"]),
         ):
             for chunk in chunks(sorted(values)):
-                for row in self.session.execute(select(*_COLUMNS).where(self._where(side), column.in_(chunk))):
+                for row in self.session.execute(select(*_KEYS).where(self._where(side), column.in_(chunk))):
                     found[row.id] = _known(row)
         if not self._overlay:
             return list(found.values())

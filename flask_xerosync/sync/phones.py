@@ -11,12 +11,13 @@ is not a valid number (an extension note, a number without its area code) is sen
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
-NUMBER_MAX = 50
-AREA_MAX = 10
-COUNTRY_MAX = 20
+CACHED = 65536
+"""Phones parsed per worker process, kept: a worker reads the same contacts run after run."""
 
 
 def _parse(text: str, region: str | None) -> PhoneNumber | None:
@@ -27,6 +28,7 @@ def _parse(text: str, region: str | None) -> PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+@lru_cache(maxsize=CACHED)
 def phone_key(text: str, region: str | None) -> str:
     """What makes two phone strings the same phone: E.164 when it parses, else the text with
     its whitespace collapsed."""
@@ -37,9 +39,19 @@ def phone_key(text: str, region: str | None) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164) if number is not None else text
 
 
+@lru_cache(maxsize=CACHED)
+def _to_xero(text: str, region: str | None) -> tuple[str, str, str]:
+    fields = _split(text, region)
+    return fields["PhoneCountryCode"], fields["PhoneAreaCode"], fields["PhoneNumber"]
+
+
 def to_xero(text: str, region: str | None) -> dict[str, str]:
     """Xero's phone fields for a host phone string (all empty for an empty phone)."""
-    text = " ".join(text.split())
+    country, area, number = _to_xero(" ".join(text.split()), region)
+    return {"PhoneCountryCode": country, "PhoneAreaCode": area, "PhoneNumber": number}
+
+
+def _split(text: str, region: str | None) -> dict[str, str]:
     if not text:
         return {"PhoneCountryCode": "", "PhoneAreaCode": "", "PhoneNumber": ""}
     number = _parse(text, region)
@@ -61,6 +73,7 @@ def to_xero(text: str, region: str | None) -> dict[str, str]:
     return {"PhoneCountryCode": str(number.country_code), "PhoneAreaCode": area, "PhoneNumber": subscriber}
 
 
+@lru_cache(maxsize=CACHED)
 def from_xero(country: str, area: str, number: str, region: str | None) -> str:
     """The host phone string for Xero's phone fields: the national form for a number of the
     organisation's own country, the international form for others, Xero's text as it is when it

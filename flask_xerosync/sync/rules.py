@@ -133,8 +133,9 @@ def shared_rules(mine: Keys, theirs: Keys, *, number_rule: bool) -> tuple[str, .
 class Verdict:
     """What the rules decide for one unlinked record.
 
-    ``action``: "link" (with ``partner`` and ``rule``), "create", "skip" (``reason``), "review"
-    (``reason`` and ``candidates``) or "leave_out" (the owner's decision).
+    ``action``: "link" (with ``partner`` and ``rule``), "create", "review" (``reason`` and
+    ``candidates``, or ``twins``: records of the same side that would take the same name in Xero)
+    or "leave_out" (the owner's decision).
     """
 
     action: str
@@ -142,6 +143,7 @@ class Verdict:
     rule: str = ""
     reason: str = ""
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    twins: tuple[str, ...] = ()
 
 
 def decide(

@@ -32,6 +32,7 @@ from .bulk import upsert
 from .outcomes import RecordOutcome
 from .scope import Scope
 
+_LINK_COLUMNS = (Link.host_id, Link.xero_id, Link.xero_key, Link.host_values, Link.xero_values, Link.xero_updated_at)
 _LINK_UPDATES = ("xero_id", "xero_key", "host_values", "xero_values", "xero_updated_at", "synced_at")
 
 
@@ -78,13 +79,15 @@ class SyncStore:
     def rollback(self) -> None:
         self.session.rollback()
 
-    def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Link]:
+    def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Any]:
+        """Links as plain rows (read-only, with the attributes of :class:`Link`): a sync reads
+        thousands, and ORM objects would cost more than the read."""
         unique = sorted({value for value in values if value})
-        found: list[Link] = []
+        found: list[Any] = []
         for chunk in _chunks(unique):
             found.extend(
-                self.session.scalars(
-                    select(Link).where(
+                self.session.execute(
+                    select(*_LINK_COLUMNS).where(
                         Link.account_id == scope.account_id,
                         Link.tenant_id == scope.tenant_id,
                         Link.kind == kind,

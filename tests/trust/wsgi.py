@@ -3,6 +3,7 @@ the Xero sandbox driven at function-call speed, for the engine's generated tests
 
 from __future__ import annotations
 
+import time
 from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,11 +15,21 @@ from werkzeug.test import Client
 
 
 class WSGIAdapter(BaseAdapter):
+    """``cpu_seconds``: the process time spent answering (the sandbox's share of a measurement)."""
+
     def __init__(self, app: Any) -> None:
         super().__init__()
         self.client = Client(app)
+        self.cpu_seconds = 0.0
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        started = time.process_time()
+        try:
+            return self._answer(request)
+        finally:
+            self.cpu_seconds += time.process_time() - started
+
+    def _answer(self, request: requests.PreparedRequest) -> requests.Response:
         parts = urlsplit(request.url or "")
         body = request.body.encode() if isinstance(request.body, str) else request.body
         answer = self.client.open(

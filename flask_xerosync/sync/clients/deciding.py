@@ -8,7 +8,7 @@ set-based: a handful of queries per batch, whatever the batch holds.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...host import Client
@@ -48,6 +48,51 @@ def candidate_view(candidate: rules.Candidate, row: Known, side: str, linked_lab
         "side": side, "id": row.record_id, "label": row.label, "email": row.values.get("email", ""),
         "rules": list(candidate.rules), "archived": row.archived, "linked_to": linked_label,
     }
+
+
+def _keys(row: Known, linked_to: str | None) -> rules.Keys:
+    return rules.Keys(row.record_id, row.email_key, row.name_key, row.number, row.archived, linked_to)
+
+
+class KeyIndex:
+    """Records of one side by each match key, so each record of the other side finds its
+    candidates by lookups rather than by comparing with every record."""
+
+    def __init__(self, rows: Iterable[Known]) -> None:
+        self.by_id: dict[str, Known] = {}
+        self.by_email: dict[str, list[Known]] = defaultdict(list)
+        self.by_name: dict[str, list[Known]] = defaultdict(list)
+        self.by_number: dict[str, list[Known]] = defaultdict(list)
+        for row in rows:
+            if row.record_id in self.by_id:
+                continue
+            self.by_id[row.record_id] = row
+            for key, index in ((row.email_key, self.by_email), (row.name_key, self.by_name),
+                               (row.number, self.by_number)):
+                if key:
+                    index[key].append(row)
+
+    @property
+    def rows(self) -> list[Known]:
+        return list(self.by_id.values())
+
+    def matches(self, row: Known, side: str) -> dict[str, tuple[Known, tuple[str, ...]]]:
+        """The indexed records (of the side opposite ``side``) that share a key with ``row``, with
+        the rules they share, strongest first."""
+        found: dict[str, list[str]] = defaultdict(list)
+        if side == Side.HOST:
+            numbered = self.by_number.get(row.record_id, [])
+        else:
+            numbered = [self.by_id[row.number]] if row.number and row.number in self.by_id else []
+        for candidate in numbered:
+            found[candidate.record_id].append(rules.NUMBER)
+        if row.email_key:
+            for candidate in self.by_email.get(row.email_key, ()):
+                found[candidate.record_id].append(rules.EMAIL)
+        if row.name_key:
+            for candidate in self.by_name.get(row.name_key, ()):
+                found[candidate.record_id].append(rules.NAME)
+        return {record_id: (self.by_id[record_id], tuple(shared)) for record_id, shared in found.items()}
 
 
 class Decider:
@@ -163,97 +208,88 @@ class Decider:
             numbers=[r.record_id for r in rows] if side == Side.HOST else (),
         )
         if side == Side.XERO:
-            named = self.known.by_ids(Side.HOST, [r.number for r in rows if r.number])
-            found.extend(row for row in named.values() if row.id not in {f.id for f in found})
+            found.extend(self.known.by_ids(Side.HOST, [r.number for r in rows if r.number], full=False).values())
         decisions = ctx.store.decisions(ctx.scope, LinkKind.CLIENT, side, [r.record_id for r in rows])
-        targets = {d.target_id for d in decisions.values() if d.target_id} - {f.record_id for f in found}
+        targets = {d.target_id for d in decisions.values() if d.target_id}
         if targets:
-            found.extend(self.known.by_ids(opposite, targets).values())
-        rivals = self._rivals(side, found)
-        same_number = self._numbers_in_use(side, rows, found)
-        link_of = self._links(opposite, [row.record_id for row in found])
-        names = self._link_labels(opposite, link_of)
+            found.extend(self.known.by_ids(opposite, targets, full=False).values())
+        index = KeyIndex(found)
+        rivals = self._rivals(side, index.rows)
+        same_number = self._numbers_in_use(side, rows, index.rows)
+        link_of = self._links(opposite, list(index.by_id))
         twins = self._name_twins(rows) if side == Side.HOST else {}
-        units = []
+        verdicts = []
         for row in rows:
-            mine = self._keys(row, None)
             decided = decisions.get(row.record_id)
-            candidates, views, partner_rows = [], [], {}
-            for candidate_row in found:
-                shared = self._shared(side, row, candidate_row)
-                if not shared and not (decided is not None and decided.target_id == candidate_row.record_id):
-                    continue
-                linked = link_of.get(candidate_row.record_id)
-                candidate = rules.Candidate(self._keys(candidate_row, self._partner(opposite, linked) if linked else None),
-                                            shared)
-                candidates.append(candidate)
-                partner_rows[candidate_row.record_id] = candidate_row
-                views.append(candidate_view(candidate, candidate_row, opposite, names.get(candidate_row.record_id)))
+            matched = index.matches(row, side)
+            if decided is not None and decided.target_id in index.by_id and decided.target_id not in matched:
+                matched[decided.target_id] = (index.by_id[decided.target_id], ())
+            candidates = []
+            for record_id, (candidate_row, shared) in matched.items():
+                linked = link_of.get(record_id)
+                candidates.append(rules.Candidate(
+                    _keys(candidate_row, self._partner(opposite, linked) if linked else None), shared))
             candidates_of = {
-                c.record_id: [rules.Candidate(self._keys(r, None), self._shared(opposite, partner_rows[c.record_id], r))
-                              for r in rivals.get(c.record_id, ())]
+                c.record_id: [rules.Candidate(_keys(r, None), shared) for r, shared in rivals.get(c.record_id, ())]
                 for c in candidates
             }
             verdict = rules.decide(
-                mine, candidates, candidates_of,
+                _keys(row, None), candidates, candidates_of,
                 decision=(decided.action, decided.target_id) if decided is not None else None,
-                number_partner=self._number_partner(side, row, found, same_number),
+                number_partner=self._number_partner(side, row, matched, same_number),
             )
             if verdict.action == "create" and not verdict.reason and len(twins.get(row.name_key, ())) > 1:
-                verdict = rules.Verdict("review", reason=_TWINS)
-                views = [{"side": side, "id": twin.record_id, "label": twin.label, "email": twin.values.get("email", ""),
-                          "rules": [rules.NAME], "archived": twin.archived, "linked_to": None}
-                         for twin in twins[row.name_key] if twin.record_id != row.record_id]
-            units.append(self._unit(side, row, verdict, views, partner_rows))
+                verdict = rules.Verdict("review", reason=_TWINS, twins=tuple(
+                    twin.record_id for twin in twins[row.name_key] if twin.record_id != row.record_id))
+            verdicts.append((row, verdict))
+        units = self._units(side, verdicts, link_of)
         self._fill_host_clients(units)
         return units
 
+    def _units(self, side: str, verdicts: Sequence[tuple[Known, rules.Verdict]], link_of: Mapping[str, Link]) -> list[Unit]:
+        """Units of the verdicts, with the whole records they need (partners to link, candidates
+        and twins to show for review) read in one go."""
+        opposite = other(side)
+        wanted = {verdict.partner for _, verdict in verdicts if verdict.action == "link" and verdict.partner}
+        wanted |= {c.record_id for _, verdict in verdicts if verdict.action == "review" for c in verdict.candidates}
+        records = self.known.by_ids(opposite, wanted)
+        twins = self.known.by_ids(side, {t for _, verdict in verdicts for t in verdict.twins})
+        names = self._link_labels(opposite, {k: v for k, v in link_of.items() if k in wanted})
+        units = []
+        for row, verdict in verdicts:
+            if verdict.twins:
+                views = [{"side": side, "id": t, "label": twins[t].label, "email": twins[t].values.get("email", ""),
+                          "rules": [rules.NAME], "archived": twins[t].archived, "linked_to": None}
+                         for t in verdict.twins if t in twins]
+            else:
+                views = [candidate_view(c, records[c.record_id], opposite, names.get(c.record_id))
+                         for c in verdict.candidates if c.record_id in records]
+            units.append(self._unit(side, row, verdict, views, records))
+        return units
+
     def _name_twins(self, rows: Sequence[Known]) -> dict[str, list[Known]]:
-        """Host clients that would be created in Xero and share a name key with one of ``rows``
-        (unlinked, active, with no candidate in Xero): Xero keeps contact names unique, so two of
-        them cannot both be created there."""
-        found = [row for row in self.known.sharing_keys(Side.HOST, names=[r.name_key for r in rows])
-                 if not row.archived]
-        linked = self._links(Side.HOST, [row.record_id for row in found])
-        found = [row for row in found if row.record_id not in linked]
-        matched = self.known.sharing_keys(Side.XERO, emails=[r.email_key for r in found],
-                                          numbers=[r.record_id for r in found])
-        emails, numbers = {m.email_key for m in matched}, {m.number for m in matched}
+        """Active host clients sharing a name key with one of ``rows``. Xero keeps contact names
+        unique, and two clients with one name may well be one client entered twice, so a client
+        with a twin is not created in Xero until a person decides (whether the twin is linked or
+        not: the answer must not depend on the order in which the sync meets them)."""
         twins: dict[str, list[Known]] = defaultdict(list)
-        for row in found:
-            if not (row.email_key and row.email_key in emails) and row.record_id not in numbers:
+        for row in self.known.sharing_keys(Side.HOST, names=[r.name_key for r in rows]):
+            if not row.archived:
                 twins[row.name_key].append(row)
         return twins
 
-    def _keys(self, row: Known, linked_to: str | None) -> rules.Keys:
-        return rules.Keys(row.record_id, row.email_key, row.name_key, row.number, row.archived, linked_to)
-
-    def _shared(self, side: str, row: Known, candidate: Known) -> tuple[str, ...]:
-        """The rules by which ``row`` (of ``side``) and ``candidate`` (the other side) match."""
-        if side == Side.HOST:
-            number = candidate.number == row.record_id
-        else:
-            number = bool(row.number) and row.number == candidate.record_id
-        return rules.shared_rules(self._keys(row, None), self._keys(candidate, None), number_rule=number)
-
-    def _rivals(self, side: str, candidates: Sequence[Known]) -> dict[str, list[Known]]:
-        """For each candidate (of the other side), the records of ``side`` it matches."""
-        opposite = other(side)
+    def _rivals(self, side: str, candidates: Sequence[Known]) -> dict[str, list[tuple[Known, tuple[str, ...]]]]:
+        """For each candidate (of the other side), the records of ``side`` it matches, with how."""
         emails = [c.email_key for c in candidates]
         names = [c.name_key for c in candidates]
         if side == Side.HOST:
             found = self.known.sharing_keys(Side.HOST, emails=emails, names=names)
-            by_id = self.known.by_ids(Side.HOST, [c.number for c in candidates if c.number])
-            found.extend(row for row in by_id.values() if row.id not in {f.id for f in found})
+            found.extend(self.known.by_ids(Side.HOST, [c.number for c in candidates if c.number]).values())
         else:
             found = self.known.sharing_keys(Side.XERO, emails=emails, names=names,
                                             numbers=[c.record_id for c in candidates])
-        rivals: dict[str, list[Known]] = defaultdict(list)
-        for candidate in candidates:
-            for row in found:
-                if self._shared(opposite, candidate, row):
-                    rivals[candidate.record_id].append(row)
-        return rivals
+        index = KeyIndex(found)
+        return {c.record_id: list(index.matches(c, other(side)).values()) for c in candidates}
 
     def _numbers_in_use(self, side: str, rows: Sequence[Known], found: Sequence[Known]) -> dict[str, int]:
         """How many Xero contacts carry each contact number that matters to this batch."""
@@ -266,17 +302,17 @@ class Decider:
             counted[row.number] += 1
         return counted
 
-    def _number_partner(self, side: str, row: Known, found: Sequence[Known], in_use: Mapping[str, int]) -> str | None:
-        if side == Side.HOST:
-            named = [f for f in found if f.number == row.record_id]
-            return named[0].record_id if len(named) == 1 and in_use.get(row.record_id) == 1 else None
-        if row.number and in_use.get(row.number) == 1 and any(f.record_id == row.number for f in found):
-            return row.number
-        return None
+    @staticmethod
+    def _number_partner(side: str, row: Known, matched: Mapping[str, tuple[Known, tuple[str, ...]]],
+                        in_use: Mapping[str, int]) -> str | None:
+        """The one record the contact-number rule pairs ``row`` with, if any (see ``sync.rules``)."""
+        numbered = [record_id for record_id, (_, shared) in matched.items() if rules.NUMBER in shared]
+        number = row.record_id if side == Side.HOST else row.number
+        return numbered[0] if len(numbered) == 1 and in_use.get(number) == 1 else None
 
     def _link_labels(self, side: str, links: Mapping[str, Link]) -> dict[str, str]:
         """For linked candidates, the label of the record they are linked to."""
-        partners = self.known.by_ids(other(side), [self._partner(side, link) for link in links.values()])
+        partners = self.known.by_ids(other(side), [self._partner(side, link) for link in links.values()], full=False)
         return {record_id: (partners[p].label if (p := self._partner(side, link)) in partners else p)
                 for record_id, link in links.items()}
 
@@ -356,7 +392,8 @@ class Decider:
                 unit.save_host = mapping.client_with(current[unit.host_id], fill)
 
 
-_TWINS = "Another client here has the same name, and Xero needs contact names to be unique."
+_TWINS = ("Another client here has the same name: it may be the same client entered twice, and Xero needs "
+          "contact names to be unique.")
 _REVIEW_FIX = (
     "Choose below: link it to one of the records listed, create it as a new record, or leave it out. "
     "The next sync does what you chose."

@@ -97,6 +97,8 @@ def of_contact(contact: Mapping[str, Any], region: str | None) -> Values:
 
 def same(name: str, first: Any, second: Any, region: str | None = None) -> bool:
     """Whether two values of the field ``name`` are the same value (see the module docstring)."""
+    if first == second:
+        return True
     if name == "email":
         return _text(first).casefold() == _text(second).casefold()
     if name == "phone":

@@ -40,8 +40,7 @@ def unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None, region:
     return all(mapping.same(name, values.get(name), base.get(name), region) for name in mapping.FIELDS)
 
 
-def host_row(client: Client, *, pending: bool) -> KnownRow:
-    values = mapping.of_client(client)
+def host_row(client: Client, values: dict[str, Any], *, pending: bool) -> KnownRow:
     return KnownRow(
         record_id=str(client.id), label=values["name"], email_key=email_key(values["email"]),
         name_key=name_key(values["name"]), number="", archived=values["archived"], values=values,
@@ -49,8 +48,7 @@ def host_row(client: Client, *, pending: bool) -> KnownRow:
     )
 
 
-def xero_row(contact: Mapping[str, Any], region: str | None, *, pending: bool) -> KnownRow:
-    values = mapping.of_contact(contact, region)
+def xero_row(contact: Mapping[str, Any], values: dict[str, Any], *, pending: bool) -> KnownRow:
     return KnownRow(
         record_id=str(contact["ContactID"]), label=values["name"], email_key=email_key(values["email"]),
         name_key=name_key(values["name"]), number=str(contact.get("ContactNumber") or "").strip(),
@@ -85,10 +83,11 @@ class Reader:
             rows = []
             for client in chunk:
                 link = links.get(str(client.id))
-                same = link is not None and unchanged(mapping.of_client(client), link.host_values, ctx.region)
+                values = mapping.of_client(client)
+                same = link is not None and unchanged(values, link.host_values, ctx.region)
                 if same:
                     ctx.tally.add("clients", Outcome.UNCHANGED)
-                rows.append(host_row(client, pending=not same))
+                rows.append(host_row(client, values, pending=not same))
             self.known.write(Side.HOST, rows)
         if only is None:
             ctx.set_mark(HOST_MARK, iso(started))
@@ -128,9 +127,10 @@ class Reader:
         rows = []
         for contact in usable:
             link = links.get(str(contact["ContactID"]))
-            same = link is not None and unchanged(mapping.of_contact(contact, ctx.region), link.xero_values, ctx.region)
+            values = mapping.of_contact(contact, ctx.region)
+            same = link is not None and unchanged(values, link.xero_values, ctx.region)
             if same:
                 ctx.tally.add("clients", Outcome.UNCHANGED)
-            rows.append(xero_row(contact, ctx.region, pending=not same))
+            rows.append(xero_row(contact, values, pending=not same))
         self.known.write(Side.XERO, rows)
 
