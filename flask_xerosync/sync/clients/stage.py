@@ -21,7 +21,7 @@ from .deciding import Decider
 from .reading import Reader
 from .writing import Writer
 
-SETTLE_BATCH = 100
+SETTLE_BATCH = 500
 
 
 class ClientsStage:

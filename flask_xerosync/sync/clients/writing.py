@@ -74,7 +74,8 @@ class Writer:
         """Write ``xero_units`` and every buffered unit that writes to the host only."""
         chosen = {id(unit) for unit in xero_units}
         batch = [u for u in self.units if id(u) in chosen or not u.writes_xero]
-        self.units = [u for u in self.units if id(u) not in {id(b) for b in batch}]
+        taken = {id(unit) for unit in batch}
+        self.units = [u for u in self.units if id(u) not in taken]
         ctx = self.ctx
         ctx.commit()
         results = self._write_xero([u for u in batch if u.creates_in_xero], create=True)
