@@ -195,7 +195,7 @@ def run_phase(app: Any, control: SandboxControl, tenant_id: str, name: str, floo
         session.commit()
         store = SyncStore(session)
         engine = SyncEngine(account_id=ACCOUNT, tenant_id=tenant_id, host=state.host_data,
-                            client=open_api(state, connection), store=store,
+                            api=open_api(state, connection), store=store,
                             preferences=store.preferences(ACCOUNT), run_id=run.id,
                             xero_app_url=state.config.xero_app_url)
         tracemalloc.start()

@@ -48,7 +48,7 @@ def status(account_id: str) -> None:
         click.echo(f"  connected at: {connection.connected_at.isoformat()}")
     expiry = connection.token_expires_at.isoformat() if connection.token_expires_at else "no token stored"
     click.echo(f"  access token expires: {expiry}")
-    last_runs = history(session, account_id, limit=1)
+    last_runs = history(session, account_id, connection.tenant_id, limit=1)
     if not last_runs:
         click.echo("  last run: none")
     else:

@@ -165,9 +165,8 @@ class LinkKind:
 class Link(Base):
     """A host record and the Xero record it is synced with, per organisation.
 
-    ``fingerprint`` hashes the synced fields as last written or read, so an echo of our own write is
-    not mistaken for a change. Links are keyed by tenant: reconnecting to the same organisation
-    finds them again; another organisation starts fresh.
+    Links are keyed by tenant: reconnecting to the same organisation finds them again; another
+    organisation starts fresh.
     """
 
     __tablename__ = "xerosync_link"
@@ -183,21 +182,93 @@ class Link(Base):
     host_id: Mapped[str] = mapped_column(String(64))
     xero_id: Mapped[str] = mapped_column(String(64))
     xero_key: Mapped[str] = mapped_column(String(255), default="")
-    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    # The synced fields of each side as they were when the sync last settled the pair (clients):
+    # a later edit is then known field by field, and a difference kept at the first link stays.
+    host_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    xero_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     xero_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Side:
+    HOST = "host"
+    XERO = "xero"
+
+
+class KnownRecord(Base):
+    """What the sync knows of one record of one side, per account and organisation.
+
+    Every host client scanned and every Xero contact pulled is kept here with its match keys and
+    synced values, so the match rules see *every* record of the other side on every run (an
+    incremental pull only returns what changed) without calling Xero again. ``pending`` marks a
+    record the sync has not settled yet (new, changed, in review, or failed); ``handled_run`` is
+    the run that last looked at it, so a run continued after a pause does not look twice.
+    """
+
+    __tablename__ = "xerosync_known_record"
+    __table_args__ = (
+        UniqueConstraint("account_id", "tenant_id", "kind", "side", "record_id", name="uq_xerosync_known_record"),
+        Index("ix_xerosync_known_email", "account_id", "tenant_id", "kind", "side", "email_key"),
+        Index("ix_xerosync_known_name", "account_id", "tenant_id", "kind", "side", "name_key"),
+        Index("ix_xerosync_known_number", "account_id", "tenant_id", "kind", "side", "number"),
+        Index("ix_xerosync_known_pending", "account_id", "tenant_id", "kind", "side", "pending", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    side: Mapped[str] = mapped_column(String(4))
+    record_id: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    email_key: Mapped[str] = mapped_column(String(255), default="")
+    name_key: Mapped[str] = mapped_column(String(255), default="")
+    number: Mapped[str] = mapped_column(String(255), default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    handled_run: Mapped[str] = mapped_column(String(32), default="")
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Decision(Base):
+    """An owner's decision about a record the sync could not decide alone (or a difference kept
+    at a first link): honoured by the next sync, and by every preview until then."""
+
+    __tablename__ = "xerosync_decision"
+    __table_args__ = (
+        UniqueConstraint("account_id", "tenant_id", "kind", "side", "record_id", name="uq_xerosync_decision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    side: Mapped[str] = mapped_column(String(4))
+    record_id: Mapped[str] = mapped_column(String(64))
+    # "link" (to ``target_id``), "create", "leave_out", or for a linked pair "use_xero" / "use_host".
+    action: Mapped[str] = mapped_column(String(12))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RunKind:
+    SYNC = "sync"
+    PREVIEW = "preview"
 
 
 class RunStatus:
     QUEUED = "queued"
     RUNNING = "running"
+    WAITING = "waiting"
     PAUSED = "paused"
     DONE = "done"
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
 
-    ACTIVE = (QUEUED, RUNNING)
+    ACTIVE = (QUEUED, RUNNING, WAITING)
     FINISHED = (PAUSED, DONE, FAILED, EXPIRED, CANCELLED)
 
 
@@ -210,6 +281,8 @@ class Run(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_name: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(10), default=RunKind.SYNC)
     job_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
     stage: Mapped[str] = mapped_column(String(20), default="")
@@ -217,6 +290,11 @@ class Run(Base):
     # {"clients": {"created": 3, "updated": 1, ...}, "items": {...}, "invoices": {...}}
     counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    # Where a run continued after a pause or a lost worker picks up: the stages it finished and
+    # the position inside the current one (see ``sync.engine``).
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A preview's estimate of what the sync will do and the Xero calls it will take.
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -273,10 +351,15 @@ class InvoiceFlag(Base):
     """The Push To Xero flag of a host invoice and the outcome of its last push."""
 
     __tablename__ = "xerosync_invoice_flag"
-    __table_args__ = (UniqueConstraint("account_id", "invoice_id", name="uq_xerosync_invoice_flag"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "tenant_id", "invoice_id", name="uq_xerosync_invoice_flag"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(64))
+    # The organisation the flag and its push belong to: an invoice pushed to one organisation
+    # stays there; another organisation starts with no flag.
+    tenant_id: Mapped[str] = mapped_column(String(64))
     invoice_id: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(20), default=InvoiceState.FLAGGED)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)

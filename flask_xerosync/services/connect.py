@@ -23,17 +23,19 @@ from typing import Any
 
 import requests
 from authlib.common.security import generate_token
+from sqlalchemy import select
 from authlib.integrations.base_client import OAuthError
 from redis.exceptions import RedisError
 
 from .. import signals
 from ..crypto import TokenDecryptError
 from ..errors import XeroSyncError
-from ..models import Connection, ConnectionStatus, utcnow
+from ..models import Connection, ConnectionStatus, Link, Run, utcnow
 from ..oauth.client import authorization_session
 from ..oauth.consent import ConsentUnreadable, Organisation, auth_event_id, organisations_of_consent
 from ..state import XeroSyncState, announce
-from .connections import connection_of
+from .connections import DbSession, connection_of
+from .preferences import forget_foreign_codes
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,8 @@ def complete_authorization(
 ) -> Connection:
     """Handle Xero's redirect back: check state, exchange the code, find the consent's tenants.
 
-    Returns the connection, ``connected`` (one organisation) or ``choosing`` (several). Raises
+    Returns the connection, ``connected`` (one organisation) or ``choosing`` (several, or one that
+    is not the organisation this account synced with: the owner confirms the switch first). Raises
     :class:`FlowRefused` with a plain message, having stored nothing, in every other case. The
     flow is taken out of ``flow_session`` only when the reply's state is its own.
     """
@@ -149,8 +152,8 @@ def complete_authorization(
         state.db.session.add(connection)
     state.tokens.encrypt_into(connection, token)
     connection.auth_event_id = auth_event_id(token)
-    if len(organisations) == 1:
-        _attach(connection, organisations[0])
+    if len(organisations) == 1 and not switches_organisation(state.db.session, connection, organisations[0].tenant_id):
+        _attach(state, connection, organisations[0])
     else:
         connection.status = ConnectionStatus.CHOOSING
         connection.status_reason = ""
@@ -170,7 +173,7 @@ def choose_organisation(state: XeroSyncState, account_id: str, tenant_id: str) -
     chosen = next((organisation for organisation in offered if organisation.tenant_id == tenant_id), None)
     if chosen is None:
         raise FlowRefused("Choose one of the organisations listed.")
-    _attach(connection, chosen)
+    _attach(state, connection, chosen)
     state.db.session.commit()
     _send_connected(connection)
     return connection
@@ -233,10 +236,30 @@ def _tell_xero(state: XeroSyncState, connection: Connection, token: dict[str, An
     return notes
 
 
-def _attach(connection: Connection, organisation: Organisation) -> None:
+def switches_organisation(session: DbSession, connection: Connection, tenant_id: str) -> bool:
+    """Whether connecting ``tenant_id`` leaves an organisation this account has synced with."""
+    previous = connection.tenant_id
+    if not previous or previous == tenant_id:
+        return False
+    return has_history(session, connection.account_id, previous)
+
+
+def has_history(session: DbSession, account_id: str, tenant_id: str) -> bool:
+    """Whether the account ever ran a sync (or preview) or linked a record with the organisation."""
+    for model in (Run, Link):
+        if session.scalar(select(model.id).where(model.account_id == account_id, model.tenant_id == tenant_id)
+                          .limit(1)) is not None:
+            return True
+    return False
+
+
+def _attach(state: XeroSyncState, connection: Connection, organisation: Organisation) -> None:
     if connection.tenant_id != organisation.tenant_id:
+        # Another organisation starts fresh: nothing of the last one (marks, a paused day, account
+        # and tax codes it does not know) is carried over. Links, flags and history stay with it.
         connection.sync_marks = None
         connection.paused_until = None
+        forget_foreign_codes(state.db.session, connection.account_id, organisation.tenant_id)
     connection.tenant_id = organisation.tenant_id
     connection.tenant_name = organisation.name
     connection.xero_connection_id = organisation.connection_id

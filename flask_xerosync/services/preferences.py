@@ -21,7 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..errors import ReconnectNeeded, XeroSyncError
-from ..models import Connection, OrgCache, Preferences, default_preferences, utcnow
+from ..models import Connection, LinkKind, OrgCache, Preferences, Side, default_preferences, utcnow
+from ..sync.known import KnownRecords
+from ..sync.scope import Scope
 from ..state import XeroSyncState
 from .connections import DbSession
 from .xero_api import open_api
@@ -57,17 +59,44 @@ def preferences_for(session: DbSession, account_id: str) -> Preferences:
     return saved if saved is not None else default_preferences(account_id)
 
 
-def save_preferences(session: DbSession, account_id: str, values: Mapping[str, Any]) -> Preferences:
-    """Store validated preferences in one commit (the extension's own unit of work)."""
+def save_preferences(
+    session: DbSession, account_id: str, values: Mapping[str, Any], *, tenant_id: str | None = None
+) -> Preferences:
+    """Store validated preferences in one commit (the extension's own unit of work). A new contact
+    filter makes the organisation's contacts that are not linked yet be decided again by the
+    next sync (one left out before may come in now, and the reverse)."""
     preferences = session.get(Preferences, account_id)
     if preferences is None:
         preferences = Preferences(account_id=account_id)
         session.add(preferences)
+    filter_changed = (preferences.contact_filter or "not_suppliers") != values["contact_filter"]
     for name in PREFERENCE_FIELDS:
         setattr(preferences, name, values[name])
     preferences.saved_at = utcnow()
+    if filter_changed and tenant_id:
+        KnownRecords(session, Scope(account_id, tenant_id), LinkKind.CLIENT).reopen(Side.XERO)
     session.commit()
     return preferences
+
+
+def forget_foreign_codes(session: DbSession, account_id: str, tenant_id: str) -> list[str]:
+    """Clear the sales account and tax rate preferences that the organisation ``tenant_id`` does not
+    have (another organisation's codes would be sent to it otherwise); returns what was cleared.
+    The caller commits."""
+    preferences = session.get(Preferences, account_id)
+    if preferences is None:
+        return []
+    lists = {row.kind: row.payload for row in session.scalars(select(OrgCache).where(OrgCache.tenant_id == tenant_id))}
+    accounts = {str(account.get("Code")) for account in lists.get(ACCOUNTS, [])}
+    tax_types = {str(rate.get("TaxType")) for rate in lists.get(TAX_RATES, [])}
+    cleared = []
+    if preferences.sales_account_code and preferences.sales_account_code not in accounts:
+        preferences.sales_account_code = ""
+        cleared.append("sales account")
+    if preferences.tax_type and preferences.tax_type not in tax_types:
+        preferences.tax_type = ""
+        cleared.append("tax rate")
+    return cleared
 
 
 def reference_lists(state: XeroSyncState, connection: Connection, refresh: bool = False) -> ReferenceLists:

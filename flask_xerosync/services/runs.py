@@ -16,14 +16,24 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Outcome, RecordResult, Run, RunStatus, utcnow
+from ..models import Outcome, RecordResult, Run, RunKind, RunStatus, utcnow
 from .connections import DbSession
 
 RECORD_FILTERS = {
     "all": None,
     "failed": (Outcome.FAILED,),
     "needs_review": (Outcome.NEEDS_REVIEW,),
+    "created": (Outcome.CREATED,),
+    "linked": (Outcome.LINKED,),
+    "updated": (Outcome.UPDATED,),
+    "skipped": (Outcome.SKIPPED,),
 }
+PROBLEMS = (Outcome.FAILED, Outcome.NEEDS_REVIEW)
+
+
+def problems(run: Run) -> int:
+    """Records of the run that failed or wait for a person: a run with any did not fully succeed."""
+    return sum(counts.get(outcome, 0) for counts in (run.counts or {}).values() for outcome in PROBLEMS)
 
 
 def format_time(moment: datetime) -> str:
@@ -50,27 +60,48 @@ def active_run(session: DbSession, account_id: str) -> Run | None:
     )
 
 
-def history(session: DbSession, account_id: str, limit: int) -> list[Run]:
-    """The account's most recent runs, newest first."""
+def history(session: DbSession, account_id: str, tenant_id: str | None, limit: int) -> list[Run]:
+    """The account's most recent runs with this organisation, newest first (another
+    organisation's runs are never shown as this one's)."""
     return list(
         session.scalars(
-            select(Run).where(Run.account_id == account_id).order_by(Run.created_at.desc()).limit(limit)
+            select(Run).where(Run.account_id == account_id, Run.tenant_id == (tenant_id or ""))
+            .order_by(Run.created_at.desc()).limit(limit)
         )
     )
 
 
-def last_finished_run(session: DbSession, account_id: str) -> Run | None:
+def last_finished_run(session: DbSession, account_id: str, tenant_id: str | None) -> Run | None:
     return session.scalar(
         select(Run)
-        .where(Run.account_id == account_id, Run.status.in_(RunStatus.FINISHED))
+        .where(Run.account_id == account_id, Run.tenant_id == (tenant_id or ""), Run.status.in_(RunStatus.FINISHED))
         .order_by(Run.created_at.desc())
         .limit(1)
     )
 
 
-def create_run(session: DbSession, account_id: str, tenant_id: str) -> Run:
+def has_synced(session: DbSession, account_id: str, tenant_id: str | None) -> bool:
+    """Whether a sync (not a preview) with this organisation ever finished or stopped."""
+    return session.scalar(
+        select(Run.id).where(Run.account_id == account_id, Run.tenant_id == (tenant_id or ""),
+                             Run.kind == RunKind.SYNC, Run.status.in_(RunStatus.FINISHED)).limit(1)
+    ) is not None
+
+
+def last_preview(session: DbSession, account_id: str, tenant_id: str | None) -> Run | None:
+    """The newest finished preview with this organisation."""
+    return session.scalar(
+        select(Run).where(Run.account_id == account_id, Run.tenant_id == (tenant_id or ""),
+                          Run.kind == RunKind.PREVIEW, Run.status == RunStatus.DONE)
+        .order_by(Run.created_at.desc()).limit(1)
+    )
+
+
+def create_run(session: DbSession, account_id: str, tenant_id: str, *, tenant_name: str = "",
+               kind: str = RunKind.SYNC) -> Run:
     """A new queued run; the caller holds the per-connection guard (see :func:`.sync_now.request_sync`)."""
-    run = Run(account_id=account_id, tenant_id=tenant_id, status=RunStatus.QUEUED, counts={})
+    run = Run(account_id=account_id, tenant_id=tenant_id, tenant_name=tenant_name, kind=kind,
+              status=RunStatus.QUEUED, counts={})
     session.add(run)
     session.flush()
     run.job_id = job_id_for(run.id)
@@ -153,11 +184,9 @@ def record_counts(session: DbSession, run: Run) -> dict[str, int]:
         .group_by(RecordResult.outcome)
     ).all()
     by_outcome = {outcome: number for outcome, number in rows}
-    return {
-        "all": sum(by_outcome.values()),
-        "failed": by_outcome.get(Outcome.FAILED, 0),
-        "needs_review": by_outcome.get(Outcome.NEEDS_REVIEW, 0),
-    }
+    counts = {name: sum(by_outcome.get(outcome, 0) for outcome in outcomes)
+              for name, outcomes in RECORD_FILTERS.items() if outcomes is not None}
+    return {"all": sum(by_outcome.values()), **counts}
 
 
 def get_record(session: DbSession, run: Run, record_id: int) -> RecordResult | None:

@@ -13,11 +13,11 @@ from datetime import datetime
 from redis.exceptions import RedisError
 from rq import Queue
 
-from ..models import ConnectionStatus, Run, RunStatus, utcnow
+from ..models import ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..state import XeroSyncState
 from .connections import connection_of
 from .run_status import reconcile
-from .runs import active_run, create_run, finish_run, format_time
+from .runs import active_run, create_run, finish_run, format_time, has_synced, last_preview
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,12 @@ def sync_queue(state: XeroSyncState) -> Queue:
     return Queue(state.config.queue_name, connection=state.redis)
 
 
-def request_sync(state: XeroSyncState, account_id: str) -> SyncRequest:
+def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False) -> SyncRequest:
     """Start a run for the account's connection, unless one is queued or running already.
+
+    The first Sync Now! with an organisation starts a *preview* (it reads Xero, decides and writes
+    nothing; the owner sees what the sync will do and settles what needs a person), as does
+    ``preview=True``; once a preview is done, Sync Now! syncs.
 
     A per-connection Redis lock serialises concurrent clicks; inside it the run table is the source
     of truth (an active run whose job died is reconciled first, so it cannot block Sync Now!
@@ -76,7 +80,10 @@ def request_sync(state: XeroSyncState, account_id: str) -> SyncRequest:
         paused_until = connection.paused_until
         if paused_until is not None and paused_until > utcnow():
             return SyncRequest(None, refusal=paused_message(paused_until))
-        run = create_run(session, account_id, connection.tenant_id or "")
+        tenant_id = connection.tenant_id or ""
+        first = not has_synced(session, account_id, tenant_id) and last_preview(session, account_id, tenant_id) is None
+        kind = RunKind.PREVIEW if preview or first else RunKind.SYNC
+        run = create_run(session, account_id, tenant_id, tenant_name=connection.tenant_name, kind=kind)
         session.commit()
         try:
             sync_queue(state).enqueue(
@@ -87,7 +94,7 @@ def request_sync(state: XeroSyncState, account_id: str) -> SyncRequest:
                 result_ttl=RESULT_TTL,
                 failure_ttl=FAILURE_TTL,
                 ttl=state.config.job_timeout,
-                description=f"flask-xerosync: sync of account {account_id}",
+                description=f"flask-xerosync: {kind} of account {account_id}",
             )
         except RedisError:
             logger.exception("xerosync: could not queue run %s", run.id)

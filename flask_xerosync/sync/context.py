@@ -1,4 +1,6 @@
-"""What every stage of one run shares: who, through what, and where outcomes and progress go."""
+"""What every stage of one run shares: who, through what, where outcomes and progress go, and
+where the run stands (so a run paused for Xero's limits, or whose worker died, goes on from there).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from ..host import HostData
-from ..models import Outcome, Preferences
+from ..host import Client, HostData
+from ..models import Preferences
 from .outcomes import RecordOutcome, Tally
-from .ports import InvoicePushed, XeroApiPort, ignore_invoice_pushed
+from .ports import XeroApiPort
 from .progress import ProgressEvent
-from .store import Scope, SyncStore
+from .scope import Scope
+from .store import SyncStore
 
 T = TypeVar("T")
 
@@ -34,20 +37,33 @@ def parse_mark(value: str | None) -> datetime | None:
 
 @dataclass
 class SyncContext:
+    """The run's shared state.
+
+    ``dry_run``: a preview — read both sides, decide, write nothing to either side (the log, the
+    cache of what was read and the estimate are the preview's own). ``region``: the organisation's
+    country, for phones. ``cursor``: where the run stands, saved with every commit. ``marks``:
+    where the next read of each side starts.
+    """
+
     scope: Scope
     run_id: str
     host: HostData
-    client: XeroApiPort
+    api: XeroApiPort
     store: SyncStore
     preferences: Preferences
     report: Callable[[ProgressEvent], None]
     xero_app_url: str = ""
-    on_invoice_pushed: InvoicePushed = ignore_invoice_pushed
+    dry_run: bool = False
+    region: str | None = None
+    cursor: dict[str, Any] = field(default_factory=dict)
+    marks: dict[str, str] = field(default_factory=dict)
+    on_invoice_pushed: Callable[[str, str, str, str], None] = lambda account, invoice, xero_id, number: None
     tally: Tally = field(default_factory=Tally)
     stage: str = "connect"
     done: int = 0
     total: int | None = None
     calls_before: int = 0
+    _log: list[RecordOutcome] = field(default_factory=list)
 
     @property
     def account_id(self) -> str:
@@ -55,7 +71,9 @@ class SyncContext:
 
     @property
     def api_calls(self) -> int:
-        return self.client.calls - self.calls_before
+        return self.api.calls - self.calls_before
+
+    # Progress and counts
 
     def enter(self, stage: str, total: int | None = None) -> None:
         self.stage, self.done, self.total = stage, 0, total
@@ -70,25 +88,54 @@ class SyncContext:
         self.report(ProgressEvent(self.stage, self.done, self.total, self.tally.snapshot(), self.api_calls))
 
     def count(self, outcome: str, number: int = 1) -> None:
-        """Count without a log row (unchanged records, and skips that need no explanation)."""
         self.tally.add(self.stage, outcome, number)
 
-    def record(
-        self,
-        outcome: str,
-        *,
-        direction: str,
-        label: str,
-        host_id: str | None = None,
-        xero_id: str | None = None,
-        message: str = "",
-        fix: str = "",
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        self.tally.add(self.stage, outcome)
-        if outcome == Outcome.UNCHANGED:
-            return
-        self.store.add_record(
-            self.run_id,
-            RecordOutcome(self.stage, direction, outcome, label, host_id, xero_id, message, fix, details),
-        )
+    def record(self, outcome: str, *, direction: str, label: str, host_id: str | None = None,
+               xero_id: str | None = None, message: str = "", fix: str = "",
+               details: dict[str, Any] | None = None) -> None:
+        """Count an outcome and log it (unchanged records are counted, not logged)."""
+        self.count(outcome)
+        if outcome != "unchanged":
+            self._log.append(RecordOutcome(self.stage, direction, outcome, label, host_id, xero_id, message, fix,
+                                           details))
+
+    def log(self, records: Iterable[RecordOutcome]) -> None:
+        """Log rows already counted by the caller."""
+        self._log.extend(records)
+
+    def estimate_calls(self, stage: str, calls: int) -> None:
+        """A preview counts the Xero calls the sync would make where it makes none."""
+        estimate = self.cursor.setdefault("estimate", {})
+        estimate[stage] = estimate.get(stage, 0) + calls
+
+    # Where the run stands
+
+    def cursor_of(self, stage: str) -> dict[str, Any]:
+        return self.cursor.setdefault(stage, {})
+
+    def set_mark(self, name: str, value: str | None) -> None:
+        if value:
+            self.marks[name] = value
+
+    def commit(self) -> None:
+        """Write the log rows and where the run stands, then commit the unit of work."""
+        self.store.add_records(self.run_id, self._log)
+        self._log = []
+        self.cursor["counts"] = self.tally.snapshot()
+        self.store.save_run_state(self.run_id, self.scope, self.cursor, self.marks)
+        self.store.commit()
+
+    # Host lookups
+
+    def host_clients(self, ids: Iterable[str]) -> dict[str, Client]:
+        """Host clients by id: ``HostData.get_clients`` when the host offers it, else one scan of
+        all clients keeping only the wanted ones (memory stays bounded by ``ids``)."""
+        wanted = {str(i) for i in ids if i}
+        if not wanted:
+            return {}
+        get_clients = getattr(self.host, "get_clients", None)
+        if callable(get_clients):
+            found = get_clients(self.account_id, sorted(wanted))
+        else:
+            found = self.host.list_clients(self.account_id, None)
+        return {str(client.id): client for client in found if str(client.id) in wanted}

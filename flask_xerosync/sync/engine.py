@@ -1,38 +1,57 @@
-"""Runs one sync: connect check, clients, items, invoices, reporting progress as it goes.
+"""Runs one sync (or its preview): connect check, clients, items, invoices.
 
-The engine owns its unit of work: each stage commits after every page or batch (links, record
-results, flag updates and the host saves made through ``HostData``), so a killed worker loses at
-most one batch and the next run resumes. A stage's sync marks advance only when the stage
-finishes without a run-level error. Run-level errors (``ReconnectNeeded``,
-``DailyLimitReached``, ``XeroUnavailable``) are raised for the job to report; the uncommitted
-rest of the batch is rolled back first. A failure of one record never fails the run.
+The engine owns its unit of work: each stage commits after every page or batch (links, the record
+log, flags, the host saves made through ``HostData``, and where the run stands), so a run stopped
+for any reason — a worker that died, Xero's limits, a transient outage — goes on from its last
+commit when it runs again, on any worker. Run-level errors (``ReconnectNeeded``,
+``DailyLimitReached``, ``XeroUnavailable``, a limit wait) are raised for the job to report; the
+uncommitted rest of the batch is rolled back first. A failure of one record never fails the run.
+
+A *preview* (``dry_run``) reads both sides, decides every record exactly as the sync would, and
+writes nothing to either side: its log lists what the sync would do, and :attr:`SyncEngine.estimate`
+the Xero calls the sync would take.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..host import HostData
 from ..models import Preferences
-from .contacts import ClientsStage
+from .clients.stage import ClientsStage
 from .context import SyncContext
 from .invoices import InvoicesStage
 from .items import ItemsStage
-from .ports import InvoicePushed, XeroApiPort, ignore_invoice_pushed
+from .ports import XeroApiPort
 from .progress import ProgressEvent
-from .store import Scope, SyncStore
+from .scope import Scope
+from .store import SyncStore
+
+ORGANISATION = "organisation"
+ORGANISATION_FIELDS = ("Name", "CountryCode", "BaseCurrency", "Timezone", "ShortCode")
+
+
+def planned_stages(preferences: Preferences) -> list[str]:
+    """The stages a run goes through, in order (for the overall progress)."""
+    stages = ["connect"]
+    if preferences.sync_clients:
+        stages.append("clients")
+    if preferences.sync_items:
+        stages.append("items")
+    if preferences.sync_invoices:
+        stages.append("invoices")
+    return stages
 
 
 class SyncEngine:
-    """One sync run of one account with one Xero organisation.
+    """One run of one account with one Xero organisation.
 
-    ``client`` is the organisation's Xero API (:class:`~.ports.XeroApiPort`, in production a
-    :class:`~flask_xerosync.xero.api.XeroApi`); its ``calls`` count every request of the run, the
-    connect check included. ``connection_checks`` counts the tenant-less ``/connections`` calls
-    among them, which Xero (and the sandbox's per-organisation counters) do not count against the
-    organisation. ``xero_app_url`` builds the links into Xero stored on pushed invoices (the
-    worker passes ``XEROSYNC_XERO_APP_URL``). ``on_invoice_pushed`` is told of each invoice pushed,
-    after the batch that pushed it is committed.
+    ``api`` counts every request of the run in ``calls``, the connect check included.
+    ``cursor``: where an earlier attempt of this run stopped (``Run.cursor``); the run goes on from
+    there. ``xero_app_url`` builds the links into Xero stored on pushed invoices.
+    ``on_invoice_pushed(account_id, invoice_id, xero_invoice_id, xero_number)`` hears of each
+    pushed invoice once its batch is committed.
     """
 
     def __init__(
@@ -41,54 +60,69 @@ class SyncEngine:
         account_id: str,
         tenant_id: str,
         host: HostData,
-        client: XeroApiPort,
+        api: XeroApiPort,
         store: SyncStore,
         preferences: Preferences,
         run_id: str,
         xero_app_url: str,
         report: Callable[[ProgressEvent], None] = lambda event: None,
-        on_invoice_pushed: InvoicePushed = ignore_invoice_pushed,
+        dry_run: bool = False,
+        cursor: dict[str, Any] | None = None,
+        on_invoice_pushed: Callable[[str, str, str, str], None] | None = None,
     ) -> None:
-        self.client = client
-        self.store = store
+        scope = Scope(account_id, tenant_id)
         self.preferences = preferences
-        self.connection_checks = 0
         self.ctx = SyncContext(
-            scope=Scope(account_id, tenant_id),
-            run_id=run_id,
-            host=host,
-            client=client,
-            store=store,
-            preferences=preferences,
-            report=report,
-            xero_app_url=xero_app_url.rstrip("/"),
-            on_invoice_pushed=on_invoice_pushed,
-            calls_before=client.calls,
+            scope=scope, run_id=run_id, host=host, api=api, store=store, preferences=preferences, report=report,
+            xero_app_url=xero_app_url.rstrip("/"), dry_run=dry_run, cursor=dict(cursor or {}),
+            marks=store.load_marks(scope), calls_before=api.calls,
         )
+        if on_invoice_pushed is not None:
+            self.ctx.on_invoice_pushed = on_invoice_pushed
+        self.ctx.tally.restore(self.ctx.cursor.get("counts") or {})
+
+    @property
+    def stages(self) -> list[str]:
+        return planned_stages(self.preferences)
 
     def run(self) -> dict[str, dict[str, int]]:
-        """Run every stage the preferences turn on; returns the final counts."""
-        ctx, account_id = self.ctx, self.ctx.account_id
+        """Run (or go on with) every stage the preferences turn on; returns the final counts."""
+        ctx = self.ctx
+        finished: list[str] = ctx.cursor.setdefault("finished", [])
         try:
             ctx.enter("connect")
-            self._check_connection()
+            ctx.api.verify_connection()
             ctx.progress(1, 1)
-            if self.preferences.sync_clients:
-                self.store.set_marks(account_id, ClientsStage(ctx, self.store.marks(account_id)).run())
-                self.store.commit()
-            if self.preferences.sync_items:
-                self.store.set_marks(account_id, ItemsStage(ctx, self.store.marks(account_id)).run())
-                self.store.commit()
-            if self.preferences.sync_invoices:
-                InvoicesStage(ctx).run()
+            ctx.region = self._region()
+            for stage in self.stages[1:]:
+                if stage in finished:
+                    continue
+                {"clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage}[stage](ctx).run()
+                finished.append(stage)
+                ctx.commit()
             ctx.enter("done")
         except BaseException:
-            self.store.rollback()
+            ctx.store.rollback()
             raise
         return ctx.tally.snapshot()
 
-    def _check_connection(self) -> None:
-        """One tenant-less ``GET /connections``: a token can still refresh while the organisation
-        was disconnected, so the run confirms the tenant first (raises ``ReconnectNeeded``)."""
-        self.connection_checks += 1
-        self.client.verify_connection()
+    @property
+    def estimate(self) -> dict[str, Any]:
+        """A preview's estimate of the Xero calls the sync after it will take: the connect check,
+        one read of each side it pulls (what changed since the preview), and the writes."""
+        writes = dict(self.ctx.cursor.get("estimate") or {})
+        reads = {"connect": 1, "clients": int("clients" in self.stages), "items": int("items" in self.stages)}
+        return {"reads": reads, "writes": writes, "calls": sum(reads.values()) + sum(writes.values())}
+
+    def _region(self) -> str | None:
+        """The organisation's country (phones are read and written with it), cached per
+        organisation: one call the first time."""
+        ctx = self.ctx
+        cached = ctx.store.org_list(ctx.scope.tenant_id, ORGANISATION)
+        if not cached:
+            organisation = ctx.api.get_organisation()
+            cached = [{name: organisation.get(name) for name in ORGANISATION_FIELDS}]
+            ctx.store.save_org_list(ctx.scope.tenant_id, ORGANISATION, cached)
+            ctx.commit()
+        country = cached[0].get("CountryCode")
+        return str(country) if country else None

@@ -19,9 +19,9 @@ from typing import Any
 
 from ..host import Invoice, InvoiceLine
 from ..models import InvoiceFlag, InvoiceState, LinkKind, Outcome, utcnow
-from .contacts import ContactPusher, host_clients_by_id
+from .clients.stage import ClientsStage
 from .context import SyncContext, batched
-from .matching import normalise_code, normalise_name
+from .rules import code_key, name_key
 from .outcomes import (
     GENERIC_FIX,
     PAID_IN_XERO,
@@ -71,7 +71,7 @@ def _money(value: Any) -> Decimal | None:
 
 
 def _line_key(line: dict[str, Any]) -> tuple[str, str]:
-    return normalise_name(str(line.get("Description") or "")), normalise_code(str(line.get("ItemCode") or ""))
+    return name_key(str(line.get("Description") or "")), code_key(str(line.get("ItemCode") or ""))
 
 
 def line_item_ids(sent: list[dict[str, Any]], existing: list[dict[str, Any]]) -> list[str | None]:
@@ -103,10 +103,11 @@ class InvoicesStage:
         self.zero_rate_known = False
         self.tax_rates: list[dict[str, Any]] | None = None
         self.pushed: list[tuple[str, str, str]] = []
+        self.clients: ClientsStage | None = None
 
     def run(self) -> None:
         ctx = self.ctx
-        invoice_ids = ctx.store.flagged_invoice_ids(ctx.account_id)
+        invoice_ids = ctx.store.flagged_invoice_ids(ctx.scope)
         ctx.enter("invoices", len(invoice_ids))
         for batch in batched(invoice_ids, BATCH):
             self._push_batch(batch)
@@ -115,7 +116,7 @@ class InvoicesStage:
         if not self.zero_rate_known:
             cached = self.ctx.store.org_list(self.ctx.scope.tenant_id, TAX_RATES)
             if not cached or not all("EffectiveRate" in rate for rate in cached):
-                cached = self.ctx.client.get_tax_rates()
+                cached = self.ctx.api.get_tax_rates()
             self.tax_rates = cached
             self.zero_rate, self.zero_rate_known = zero_rate_tax_type(cached), True
         return self.zero_rate
@@ -146,19 +147,18 @@ class InvoicesStage:
         return [(str(rate["TaxType"]), str(rate.get("Name") or "")) for rate in usable[:TAX_EXAMPLES]]
 
     def _client_links(self, invoices: list[Invoice]) -> dict[str, str]:
-        """ContactID per host client id; clients without a link are pushed first."""
+        """ContactID per host client id. Clients not linked yet are linked (or created in Xero)
+        first, by the clients' match rules, so an invoice never creates a duplicate contact."""
         ctx = self.ctx
         client_ids = {invoice.client_id for invoice in invoices}
         links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
         missing = client_ids - set(links)
         if missing:
-            stage, ctx.stage = ctx.stage, "clients"
-            pusher = ContactPusher(ctx)
-            for client in host_clients_by_id(ctx.host, ctx.account_id, missing).values():
-                pusher.add(client, None, Outcome.CREATED, {"reason": "needed by a pushed invoice"})
-            pusher.flush()
-            ctx.stage = stage
+            self.clients = self.clients or ClientsStage(ctx)
+            resolved = self.clients.link_clients(missing)
             links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
+            if ctx.dry_run:
+                links.update({host_id: _PreviewLink(host_id) for host_id in resolved})
         return {host_id: link.xero_id for host_id, link in links.items()}
 
     def _line(self, line: InvoiceLine, item_codes: dict[str, str]) -> dict[str, Any]:
@@ -206,7 +206,7 @@ class InvoicesStage:
 
     def _push_batch(self, invoice_ids: list[str]) -> None:
         ctx = self.ctx
-        flags = ctx.store.flags(ctx.account_id, invoice_ids)
+        flags = ctx.store.flags(ctx.scope, invoice_ids)
         invoices = ctx.host.get_invoices(ctx.account_id, invoice_ids)
         found = {invoice.id for invoice in invoices}
         for invoice_id in invoice_ids:
@@ -221,9 +221,12 @@ class InvoicesStage:
             if link.xero_key
         }
         previous_ids = [str(flags[i.id].xero_invoice_id) for i in invoices if flags[i.id].xero_invoice_id]
-        ctx.store.commit()
-        current = {record["InvoiceID"]: record for record in ctx.client.get_invoices(previous_ids)} \
-            if previous_ids else {}
+        ctx.commit()
+        current: dict[str, dict[str, Any]] = {}
+        if previous_ids and ctx.dry_run:
+            ctx.estimate_calls("invoices", 1)
+        elif previous_ids:
+            current = {record["InvoiceID"]: record for record in ctx.api.get_invoices(previous_ids)}
         to_push: list[tuple[Invoice, dict[str, Any], bool]] = []
         for invoice in invoices:
             flag = flags[invoice.id]
@@ -238,9 +241,14 @@ class InvoicesStage:
                              fix="Fix the client as the log says, then push the invoice again.")
                 continue
             to_push.append((invoice, self._payload(invoice, contact_id, item_codes, existing), existing is not None))
-        if to_push:
-            ctx.store.commit()
-            results = ctx.client.upsert_invoices([payload for _, payload, _ in to_push])
+        if to_push and ctx.dry_run:
+            ctx.estimate_calls("invoices", 1)
+            for invoice, _, update in to_push:
+                ctx.record(Outcome.UPDATED if update else Outcome.CREATED, direction=TO_XERO, label=invoice.number,
+                           host_id=invoice.id)
+        elif to_push:
+            ctx.commit()
+            results = ctx.api.upsert_invoices([payload for _, payload, _ in to_push])
             for (invoice, _, update), result in zip(to_push, results, strict=True):
                 flag = flags[invoice.id]
                 if result.ok:
@@ -250,7 +258,9 @@ class InvoicesStage:
                 else:
                     self._reject(flag, label=invoice.number, messages=result.messages,
                                  message="; ".join(result.messages), fix=self._fix(invoice, result.messages))
-        ctx.store.commit()
+        if ctx.dry_run:
+            ctx.store.rollback()
+        ctx.commit()
         self._announce()
         ctx.progress(len(invoice_ids))
 
@@ -289,10 +299,19 @@ class InvoicesStage:
                         details={"xero_messages": messages} if messages else None)
 
     def _announce(self) -> None:
-        """Tell ``on_invoice_pushed`` of the batch just committed (so listeners see stored state)."""
+        """Tell the run about the invoices of the batch just committed (so whoever listens sees
+        stored state)."""
         pushed, self.pushed = self.pushed, []
         for invoice_id, xero_id, number in pushed:
             self.ctx.on_invoice_pushed(self.ctx.account_id, invoice_id, xero_id, number)
+
+
+class _PreviewLink:
+    """In a preview, a client the sync would link or create first stands in for its link."""
+
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self.xero_id = f"(new contact for client {host_id})"
 
 
 def total_difference(host_total: Decimal | None, xero_total: Decimal | None, xero_subtotal: Decimal | None) -> str:

@@ -152,6 +152,12 @@ class Tally:
         stage_counts = self.counts.setdefault(stage, {})
         stage_counts[outcome] = stage_counts.get(outcome, 0) + number
 
+    def restore(self, counts: dict[str, dict[str, int]]) -> None:
+        """Start from the counts an earlier attempt of the run reached."""
+        for stage, outcomes in counts.items():
+            for outcome, number in outcomes.items():
+                self.add(stage, outcome, number)
+
     def open_stage(self, stage: str) -> None:
         self.counts.setdefault(stage, {})
 

@@ -1,4 +1,4 @@
-"""The progress the engine reports while it runs."""
+"""What a run reports while it goes."""
 
 from __future__ import annotations
 

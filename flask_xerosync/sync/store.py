@@ -10,44 +10,52 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from ..models import (
     Connection,
+    Decision,
     InvoiceFlag,
     InvoiceState,
     Link,
     OrgCache,
     Preferences,
     RecordResult,
+    Run,
     default_preferences,
     utcnow,
 )
+from .bulk import chunks as _chunks
+from .bulk import upsert
 from .outcomes import RecordOutcome
+from .scope import Scope
 
-_IN_CHUNK = 500
+_LINK_COLUMNS = (Link.host_id, Link.xero_id, Link.xero_key, Link.host_values, Link.xero_values, Link.xero_updated_at)
+_LINK_UPDATES = ("xero_id", "xero_key", "host_values", "xero_values", "xero_updated_at", "synced_at")
 
-T = TypeVar("T")
 
-
-def _chunks(values: Sequence[T], size: int = _IN_CHUNK) -> Iterable[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON-able value (a mutated dict written twice must not be the same object)."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
-class Scope:
-    """Whose data a sync touches: one host account and one Xero organisation."""
+class LinkRow:
+    """A link to write (see :meth:`SyncStore.save_links`)."""
 
-    account_id: str
-    tenant_id: str
-
-
-class LinkConflict(Exception):
-    """The Xero record is already linked to another host record."""
+    host_id: str
+    xero_id: str
+    xero_key: str = ""
+    host_values: dict[str, Any] | None = None
+    xero_values: dict[str, Any] | None = None
+    xero_updated_at: datetime | None = None
 
 
 class SyncStore:
@@ -64,13 +72,15 @@ class SyncStore:
     def rollback(self) -> None:
         self.session.rollback()
 
-    def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Link]:
+    def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Any]:
+        """Links as plain rows (read-only, with the attributes of :class:`Link`): a sync reads
+        thousands, and ORM objects would cost more than the read."""
         unique = sorted({value for value in values if value})
-        found: list[Link] = []
+        found: list[Any] = []
         for chunk in _chunks(unique):
             found.extend(
-                self.session.scalars(
-                    select(Link).where(
+                self.session.execute(
+                    select(*_LINK_COLUMNS).where(
                         Link.account_id == scope.account_id,
                         Link.tenant_id == scope.tenant_id,
                         Link.kind == kind,
@@ -86,96 +96,107 @@ class SyncStore:
     def links_by_xero(self, scope: Scope, kind: str, xero_ids: Iterable[str]) -> dict[str, Link]:
         return {link.xero_id: link for link in self._links(scope, kind, Link.xero_id, xero_ids)}
 
-    def links_by_key(self, scope: Scope, kind: str, keys: Iterable[str]) -> dict[str, Link]:
-        return {link.xero_key: link for link in self._links(scope, kind, Link.xero_key, keys)}
-
-    def save_link(
-        self,
-        scope: Scope,
-        kind: str,
-        host_id: str,
-        xero_id: str,
-        *,
-        fingerprint: str,
-        xero_key: str = "",
-        xero_updated_at: datetime | None = None,
-    ) -> Link:
-        """Create or move the host record's link; refuses a Xero record linked to another one."""
-        found = list(
-            self.session.scalars(
-                select(Link).where(
-                    Link.account_id == scope.account_id,
-                    Link.tenant_id == scope.tenant_id,
-                    Link.kind == kind,
-                    or_(Link.host_id == host_id, Link.xero_id == xero_id),
-                )
-            )
+    def save_links(self, scope: Scope, kind: str, rows: Sequence[LinkRow]) -> None:
+        """Create or update links by host record, in one statement. The caller has made sure no
+        Xero record in ``rows`` is linked to another host record."""
+        now = utcnow()
+        upsert(
+            self.session, Link.__table__,
+            [{"account_id": scope.account_id, "tenant_id": scope.tenant_id, "kind": kind, "host_id": row.host_id,
+              "xero_id": row.xero_id, "xero_key": row.xero_key[:255],
+              "host_values": row.host_values, "xero_values": row.xero_values,
+              "xero_updated_at": row.xero_updated_at, "synced_at": now} for row in rows],
+            keys=("account_id", "tenant_id", "kind", "host_id"),
+            update=_LINK_UPDATES,
         )
-        holder = next((link for link in found if link.xero_id == xero_id), None)
-        if holder is not None and holder.host_id != host_id:
-            raise LinkConflict(f"{kind} {xero_id} is linked to host record {holder.host_id}")
-        link = holder or next((link for link in found if link.host_id == host_id), None)
-        if link is None:
-            link = Link(account_id=scope.account_id, tenant_id=scope.tenant_id, kind=kind, host_id=host_id)
-            self.session.add(link)
-        link.xero_id = xero_id
-        link.fingerprint = fingerprint
-        link.xero_key = xero_key[:255]
-        link.xero_updated_at = xero_updated_at
-        link.synced_at = utcnow()
-        return link
 
-    def add_record(self, run_id: str, record: RecordOutcome) -> None:
-        self.session.add(
-            RecordResult(
-                run_id=run_id,
-                stage=record.stage,
-                direction=record.direction,
-                outcome=record.outcome,
-                label=record.label[:255],
-                host_id=record.host_id,
-                xero_id=record.xero_id,
-                message=record.message,
-                fix=record.fix,
-                details=record.details,
-            )
+    def add_records(self, run_id: str, records: Sequence[RecordOutcome]) -> None:
+        """Append rows to the run's record log, in one statement."""
+        if not records:
+            return
+        now = utcnow()
+        self.session.execute(
+            insert(RecordResult),
+            [{"run_id": run_id, "stage": record.stage, "direction": record.direction, "outcome": record.outcome,
+              "label": record.label[:255], "host_id": record.host_id, "xero_id": record.xero_id,
+              "message": record.message, "fix": record.fix, "details": record.details, "resolved": False,
+              "created_at": now} for record in records],
         )
+
+    def decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> dict[str, Decision]:
+        """The owner's decisions about these records."""
+        found: dict[str, Decision] = {}
+        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+            for decision in self.session.scalars(select(Decision).where(
+                Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
+                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+            )):
+                found[decision.record_id] = decision
+        return found
+
+    def drop_decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> None:
+        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+            self.session.execute(delete(Decision).where(
+                Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
+                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+            ).execution_options(synchronize_session=False))
 
     def connection(self, account_id: str) -> Connection | None:
         return self.session.scalars(select(Connection).where(Connection.account_id == account_id)).first()
 
-    def marks(self, account_id: str) -> dict[str, str]:
-        connection = self.connection(account_id)
-        return dict(connection.sync_marks or {}) if connection else {}
+    def load_marks(self, scope: Scope) -> dict[str, str]:
+        """Where the next read of each side starts, for this organisation only (marks written for
+        another organisation, or before marks named theirs, start afresh)."""
+        connection = self.connection(scope.account_id)
+        marks = dict(connection.sync_marks or {}) if connection is not None else {}
+        if marks.pop("tenant", None) != scope.tenant_id:
+            return {}
+        return marks
 
-    def set_marks(self, account_id: str, updates: dict[str, str]) -> None:
-        connection = self.connection(account_id)
-        if connection is None:
-            return
-        connection.sync_marks = {**(connection.sync_marks or {}), **updates}
+    def save_run_state(self, run_id: str, scope: Scope, cursor: dict[str, Any], marks: dict[str, str]) -> None:
+        """Keep where the run stands and the marks reached, with the unit of work being committed."""
+        self.session.execute(
+            update(Run).where(Run.id == run_id).values(cursor=json_copy(cursor))
+            .execution_options(synchronize_session=False)
+        )
+        self.session.execute(
+            update(Connection)
+            .where(Connection.account_id == scope.account_id, Connection.tenant_id == scope.tenant_id)
+            .values(sync_marks={**marks, "tenant": scope.tenant_id})
+            .execution_options(synchronize_session=False)
+        )
 
     def preferences(self, account_id: str) -> Preferences:
         """The account's saved preferences, or the defaults (unsaved) when it has none yet."""
         found = self.session.get(Preferences, account_id)
         return found if found is not None else default_preferences(account_id)
 
-    def flagged_invoice_ids(self, account_id: str) -> list[str]:
+    def flagged_invoice_ids(self, scope: Scope) -> list[str]:
+        """The invoices flagged for this organisation, oldest flag first."""
         return list(
             self.session.scalars(
                 select(InvoiceFlag.invoice_id)
-                .where(InvoiceFlag.account_id == account_id, InvoiceFlag.state == InvoiceState.FLAGGED)
+                .where(InvoiceFlag.account_id == scope.account_id, InvoiceFlag.tenant_id == scope.tenant_id,
+                       InvoiceFlag.state == InvoiceState.FLAGGED)
                 .order_by(InvoiceFlag.id)
             )
         )
 
-    def flags(self, account_id: str, invoice_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
+    def flags(self, scope: Scope, invoice_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
         found: dict[str, InvoiceFlag] = {}
         for chunk in _chunks(list(invoice_ids)):
             for flag in self.session.scalars(
-                select(InvoiceFlag).where(InvoiceFlag.account_id == account_id, InvoiceFlag.invoice_id.in_(chunk))
+                select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
+                                          InvoiceFlag.tenant_id == scope.tenant_id,
+                                          InvoiceFlag.invoice_id.in_(chunk))
             ):
                 found[flag.invoice_id] = flag
         return found
+
+    def save_org_list(self, tenant_id: str, kind: str, payload: list[dict[str, Any]]) -> None:
+        upsert(self.session, OrgCache.__table__,
+               [{"tenant_id": tenant_id, "kind": kind, "payload": payload, "fetched_at": utcnow()}],
+               keys=("tenant_id", "kind"), update=("payload", "fetched_at"))
 
     def org_list(self, tenant_id: str, kind: str) -> list[dict[str, Any]] | None:
         cached = self.session.scalars(

@@ -19,11 +19,11 @@ from flask import render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..models import ConnectionStatus, Outcome
+from ..models import ConnectionStatus, Outcome, Run
 from ..services.connections import connection_of
 from ..services.invoice_flags import flag_of
 from ..services.run_status import Progress
-from ..services.runs import format_time
+from ..services.runs import format_time, problems
 from ..state import current_state
 from .blueprint import bp
 
@@ -71,7 +71,15 @@ def run_helpers() -> dict[str, Any]:
         "xerosync_stage_label": stage_label,
         "xerosync_progress_text": progress_text,
         "xerosync_outcomes": Outcome.ALL,
+        "xerosync_problems": problems,
+        "xerosync_problem_filter": problem_filter,
     }
+
+
+def problem_filter(run: Run) -> str:
+    """The record-log tab that shows a run's problems first: reviews, else failures."""
+    reviews = sum(counts.get(Outcome.NEEDS_REVIEW, 0) for counts in (run.counts or {}).values())
+    return "needs_review" if reviews else "failed"
 
 
 def head_assets() -> Markup:
@@ -100,7 +108,7 @@ def invoice_action_context(account_id: str, invoice_id: str, next_url: str | Non
     session = current_state().db.session
     connection = connection_of(session, account_id)
     status = connection.status if connection is not None else ConnectionStatus.DISCONNECTED
-    flag = flag_of(session, account_id, invoice_id)
+    flag = flag_of(session, account_id, connection.tenant_id if connection is not None else None, invoice_id)
     return {
         "invoice_id": invoice_id,
         "flag": flag,

@@ -27,14 +27,14 @@ from rq.job import Job
 
 from .. import signals
 from ..errors import DailyLimitReached, ReconnectNeeded, XeroSyncError
-from ..models import Connection, ConnectionStatus, Preferences, Run, RunStatus, utcnow
+from ..models import Connection, ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..services.connections import connection_of
 from ..services.preferences import preferences_for
 from ..services.runs import finish_run
 from ..services.sync_now import paused_message
 from ..services.xero_api import open_api
 from ..state import XeroSyncState, announce, current_state
-from ..sync.engine import SyncEngine
+from ..sync.engine import SyncEngine, planned_stages
 from ..sync.progress import ProgressEvent
 from ..sync.store import SyncStore
 from ..xero.api import XeroApi
@@ -93,18 +93,23 @@ class _SyncJob:
         client: XeroApi | None = None
         try:
             client = open_api(self.state, connection, idempotency_scope=run.id)
-            counts = SyncEngine(
+            engine = SyncEngine(
                 account_id=run.account_id,
                 tenant_id=run.tenant_id,
                 host=self.state.host_data,
-                client=client,
+                api=client,
                 store=SyncStore(self.session),
                 preferences=preferences,
                 run_id=run.id,
                 xero_app_url=self.state.config.xero_app_url,
                 report=lambda event: self._on_progress(run, event),
+                dry_run=run.kind == RunKind.PREVIEW,
+                cursor=run.cursor,
                 on_invoice_pushed=invoice_pushed,
-            ).run()
+            )
+            counts = engine.run()
+            if run.kind == RunKind.PREVIEW:
+                run.estimate = engine.estimate
         except ReconnectNeeded as exc:
             self._reconnect_needed(run, connection, str(exc), calls_of(client))
         except DailyLimitReached as exc:
@@ -178,18 +183,6 @@ class _SyncJob:
 
 def calls_of(client: XeroApi | None) -> int:
     return client.calls if client is not None else 0
-
-
-def planned_stages(preferences: Preferences) -> list[str]:
-    """The stages this run goes through, in the engine's order (for the overall progress)."""
-    stages = ["connect"]
-    if preferences.sync_clients:
-        stages.append("clients")
-    if preferences.sync_items:
-        stages.append("items")
-    if preferences.sync_invoices:
-        stages.append("invoices")
-    return stages
 
 
 def invoice_pushed(account_id: str, invoice_id: str, xero_invoice_id: str, xero_number: str) -> None:

@@ -15,7 +15,7 @@ from .transport import IDS_PER_REQUEST, XeroTransport, chunks
 
 class ContactsApi(XeroTransport):
     def iter_contact_pages(
-        self, modified_since: datetime | None, *, include_archived: bool = True
+        self, modified_since: datetime | None, *, include_archived: bool = True, start_page: int = 1
     ) -> Iterator[ContactPage]:
         """Contacts changed since ``modified_since`` (all when ``None``), one page at a time.
 
@@ -28,10 +28,11 @@ class ContactsApi(XeroTransport):
         page: one already read may come back, and is dropped here; one that joins on a page
         already read is missed by this pull, but it changed after the pull started, so a next
         pull ``If-Modified-Since`` Xero's clock at the first page (minus a safety margin) finds
-        it. Memory: the ``ContactID`` s read so far (about 100 bytes each).
+        it. Memory: the ``ContactID`` s read so far (about 100 bytes each). ``start_page`` goes on
+        with a pull that stopped after the page before it.
         """
         seen: set[str] = set()
-        page = 1
+        page = start_page
         while True:
             params: dict[str, Any] = {"page": page, "pageSize": self.page_size, "order": "ContactID ASC"}
             if include_archived:

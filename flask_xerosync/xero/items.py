@@ -1,4 +1,4 @@
-"""Xero items (Services & Products): the pull and the upserts."""
+"""Xero items (Services & Products): the pull, the creates and the upserts."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ class ItemsApi(XeroTransport):
 
     def upsert_items(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
         return self.write_batches("items", records)
+
+    def create_items(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        """Create new items with ``PUT`` (create only): a ``POST`` would update whichever item
+        already has the code; ``PUT`` refuses it with "Price List Item with Code '…' already
+        exists", so an item added in Xero meanwhile is never overwritten."""
+        return self.write_batches("items", records, create_only=True)

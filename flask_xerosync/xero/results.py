@@ -89,9 +89,11 @@ def nested_messages(element: Any, key: str = "ValidationErrors") -> list[str]:
 
 def element_result(index: int, element: dict[str, Any]) -> WriteResult:
     """A :class:`WriteResult` from one element of a ``summarizeErrors=false`` response."""
+    status = str(element.get("StatusAttributeString") or "").upper()
+    if status == "OK" and not element.get("HasValidationErrors") and not element.get("Warnings"):
+        return WriteResult(index=index, ok=True, record=element)
     messages = nested_messages(element)
     warnings = nested_messages(element, "Warnings")
-    status = str(element.get("StatusAttributeString") or "").upper()
     failed = status == "ERROR" or bool(element.get("HasValidationErrors")) or bool(messages)
     return WriteResult(index=index, ok=not failed, record=element, messages=messages, warnings=warnings)
 

@@ -19,7 +19,7 @@ from flask_xerosync.oauth.session import XeroSession
 from flask_xerosync.services.xero_api import open_api
 from flask_xerosync.state import current_state
 
-from .conftest import HARBOUR_ACCOUNT, SETTINGS, connect, connection_of, notices
+from .conftest import HARBOUR_ACCOUNT, SETTINGS, connect, connection_of, csrf_token, notices
 
 
 def _load(account_id: str = HARBOUR_ACCOUNT) -> Connection:
@@ -188,7 +188,7 @@ def test_session_refuses_a_disconnected_connection(app: Flask, connected: Connec
             current_state().xero_session(connection)
 
 
-def test_reconnect_to_another_organisation_starts_fresh_marks_and_keeps_links(
+def test_connecting_another_organisation_is_confirmed_starts_fresh_and_keeps_links(
     app: Flask, harbour_client: FlaskClient, connected: Connection, sandbox_org: Any
 ) -> None:
     from .conftest import add_org
@@ -204,7 +204,13 @@ def test_reconnect_to_another_organisation_starts_fresh_marks_and_keeps_links(
 
     response = connect(harbour_client, sandbox_org, tenant_ids=[other])
 
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].endswith("/choose")
+    page = harbour_client.get(SETTINGS + "choose").get_data(as_text=True)
+    assert "Switch to Harbour Two?" in page and "starts fresh: nothing is linked to it yet" in page
+    assert connection_of(app).status == "choosing", "nothing switches before the owner confirms"
+    confirmed = harbour_client.post(SETTINGS + "choose", data={
+        "tenant_id": other, "csrf_token": csrf_token(harbour_client, SETTINGS + "choose")})
+    assert confirmed.status_code == 302
     connection = connection_of(app)
     assert connection is not None
     assert (connection.status, connection.tenant_id, connection.sync_marks) == ("connected", other, None)

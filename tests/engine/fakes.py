@@ -156,7 +156,12 @@ class FakeXeroApi:
         self.calls += 1
         return {"tenantId": self.tenant_id, "tenantType": "ORGANISATION"}
 
-    def iter_contact_pages(self, modified_since: datetime | None, *, include_archived: bool = True) -> Iterator[ContactPage]:
+    def get_organisation(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"Name": "Fake Org", "CountryCode": "NZ", "BaseCurrency": "NZD"}
+
+    def iter_contact_pages(self, modified_since: datetime | None, *, include_archived: bool = True,
+                           start_page: int = 1) -> Iterator[ContactPage]:
         changed = sorted(
             (c for c in self.contacts.values()
              if (include_archived or c["ContactStatus"] != "ARCHIVED")
@@ -165,6 +170,8 @@ class FakeXeroApi:
         )
         pages = [changed[start:start + self.page_size] for start in range(0, len(changed), self.page_size)] or [[]]
         for number, page in enumerate(pages, start=1):
+            if number < start_page:
+                continue
             self.calls += 1
             yield ContactPage(number, [_public(c) for c in page], self.clock.now)
 
@@ -190,6 +197,9 @@ class FakeXeroApi:
 
     def upsert_items(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
         return self._batches(records, self._write_item)
+
+    def create_items(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        return self._batches(records, lambda record: self._write_item(record, create_only=True))
 
     def get_invoices(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         self.calls += max(1, -(-len(ids) // BATCH)) if ids else 0
@@ -235,12 +245,14 @@ class FakeXeroApi:
         merged = {**(target or {}), **record, "ContactID": contact_id, "ContactStatus": status}
         return True, self._stored(self.contacts, contact_id, merged), []
 
-    def _write_item(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any], list[str]]:
+    def _write_item(self, record: dict[str, Any], *, create_only: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
         code = str(record.get("Code") or "").strip()
         if not code:
             return False, record, ["Item code is required."]
         target = self.items.get(record.get("ItemID") or "") or next(
             (i for i in self.items.values() if i["Code"].casefold() == code.casefold()), None)
+        if create_only and target is not None:
+            return False, record, [f"Price List Item with Code '{code}' already exists"]
         item_id = target["ItemID"] if target else _new_id()
         return True, self._stored(self.items, item_id, {**(target or {}), **record, "ItemID": item_id}), []
 
@@ -321,7 +333,7 @@ def run_engine(host: MemoryHost, api: FakeXeroApi, store: SyncStore, **preferenc
     events: list[ProgressEvent] = []
     pushed: list[tuple[str, str, str, str]] = []
     counts = SyncEngine(
-        account_id=ACCOUNT, tenant_id=TENANT, host=host, client=api, store=store, preferences=chosen,
+        account_id=ACCOUNT, tenant_id=TENANT, host=host, api=api, store=store, preferences=chosen,
         run_id=run.id, xero_app_url=XERO_APP_URL, report=events.append,
         on_invoice_pushed=lambda *pushed_invoice: pushed.append(pushed_invoice),
     ).run()
@@ -330,5 +342,5 @@ def run_engine(host: MemoryHost, api: FakeXeroApi, store: SyncStore, **preferenc
 
 
 def flag_invoice(store: SyncStore, invoice_id: str) -> None:
-    store.session.add(InvoiceFlag(account_id=ACCOUNT, invoice_id=invoice_id, state="flagged"))
+    store.session.add(InvoiceFlag(account_id=ACCOUNT, tenant_id=TENANT, invoice_id=invoice_id, state="flagged"))
     store.session.commit()

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 
 from flask_xerosync.host import Invoice, InvoiceLine
+from flask_xerosync.sync.scope import Scope
 from flask_xerosync.sync.store import SyncStore
 
-from .fakes import ACCOUNT, FakeXeroApi, MemoryHost, flag_invoice, memory_store, run_engine
+from .fakes import ACCOUNT, TENANT, FakeXeroApi, MemoryHost, flag_invoice, memory_store, run_engine
 
 CLIENTS_ONLY = {"sync_items": False, "sync_invoices": False}
 
@@ -67,8 +68,12 @@ def test_a_name_match_links_instead_of_duplicating(host: MemoryHost, api: FakeXe
     assert len(api.contacts) == 1 and len(host.clients[ACCOUNT]) == 1
     [linked] = result.rows("linked")
     assert linked.details["rule"] == "name"
-    # Xero wins by default: the host took Xero's spelling of the name.
-    assert [c.name for c in host.clients[ACCOUNT].values()] == ["greenleaf   landscaping"]
+    # The first link merges: each side keeps its own spelling, the difference is listed, and the
+    # e-mail Xero lacked is filled from here.
+    assert [c.name for c in host.clients[ACCOUNT].values()] == ["Greenleaf Landscaping"]
+    assert [(d["field"], d["host"], d["xero"]) for d in linked.details["differences"]] == [
+        ("name", "Greenleaf Landscaping", "greenleaf landscaping")]
+    assert api.contact_named("greenleaf   landscaping")["EmailAddress"] == "hello@greenleaf.example"
 
 
 def test_an_ambiguous_email_needs_review_and_creates_nothing(
@@ -83,15 +88,16 @@ def test_an_ambiguous_email_needs_review_and_creates_nothing(
 
     reviews = [row for row in result.rows("needs_review") if row.host_id == client_id]
     assert len(reviews) == 1
-    assert sorted(c["name"] for c in reviews[0].details["candidates"]) == ["HARBOUR  marine", "Harbour Marine"]
+    assert sorted(c["label"] for c in reviews[0].details["candidates"]) == ["HARBOUR marine", "Harbour Marine"]
     assert len(api.contacts) == 2 and result.of("clients", "linked") == 0
 
 
 def test_a_new_client_whose_name_xero_has_is_never_merged_silently(
     host: MemoryHost, api: FakeXeroApi, store: SyncStore
 ) -> None:
-    """A contact that joined Xero after the pull: the create-only PUT is refused with Xero's text,
-    and the client is linked by the match rules rather than merged by a POST."""
+    """A contact that joined Xero after the pull: the create-only PUT is refused with Xero's text
+    (nothing is merged by a POST), the contact is read into what the sync knows, and the match rules
+    link the two in the same run."""
     host.add_client("Late Arrival", "late@arrival.example")
     original = api.iter_contact_pages
 
@@ -104,8 +110,9 @@ def test_a_new_client_whose_name_xero_has_is_never_merged_silently(
 
     assert len(api.contacts) == 1
     assert result.of("clients", "linked") == 1 and result.of("clients", "failed") == 0
+    assert result.of("clients", "needs_review") == 0
     [linked] = result.rows("linked")
-    assert linked.details["found_by"] == "name clash" and linked.details["rule"] == "email"
+    assert linked.details["rule"] == "email"
 
 
 def test_items_are_pulled_and_the_missing_ones_pushed(host: MemoryHost, api: FakeXeroApi, store: SyncStore) -> None:
@@ -145,6 +152,6 @@ def test_a_flagged_invoice_is_pushed_with_its_client_and_announced(
     assert [line["TaxType"] for line in invoice["LineItems"]] == ["OUTPUT2", "NONE"]
     assert invoice["Total"] == Decimal("313.13")
     assert result.pushed == [(ACCOUNT, invoice_id, invoice["InvoiceID"], "HFS-2001")]
-    flag = store.flags(ACCOUNT, [invoice_id])[invoice_id]
+    flag = store.flags(Scope(ACCOUNT, TENANT), [invoice_id])[invoice_id]
     assert flag.state == "pushed" and flag.xero_url.endswith(f"InvoiceID={invoice['InvoiceID']}")
     assert run_engine(host, api, store, sync_clients=False, sync_items=False).of("invoices", "created") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flask_xerosync.models import Connection, RecordResult, Run
+from flask_xerosync.models import Connection, RecordResult, Run, RunKind, RunStatus, utcnow
 from flask_xerosync.state import current_state
 
 OrgSetup = Any
@@ -75,8 +76,10 @@ def run_row(app: Flask, run_id: str) -> Run:
 
 
 def all_runs(app: Flask, account_id: str = HARBOUR_ACCOUNT) -> list[Run]:
+    """The account's sync runs (previews left out), oldest first."""
     with db_session(app) as session:
-        rows = list(session.scalars(select(Run).where(Run.account_id == account_id).order_by(Run.created_at)))
+        rows = list(session.scalars(select(Run).where(Run.account_id == account_id, Run.kind == RunKind.SYNC)
+                                    .order_by(Run.created_at)))
         session.expunge_all()
         return rows
 
@@ -107,9 +110,21 @@ def run_id_in(html: str) -> str:
     return match.group(1)
 
 
+def previewed(app: Flask, account_id: str = HARBOUR_ACCOUNT) -> None:
+    """Mark the account's organisation as previewed (a finished preview with nothing to show), so
+    Sync Now! syncs rather than opening the preview first."""
+    with db_session(app) as session:
+        tenant_id = session.scalar(select(Connection.tenant_id).where(Connection.account_id == account_id))
+        session.add(Run(account_id=account_id, tenant_id=tenant_id, kind=RunKind.PREVIEW, status=RunStatus.DONE,
+                        counts={}, created_at=utcnow() - timedelta(days=1), finished_at=utcnow() - timedelta(days=1)))
+        session.commit()
+
+
 @pytest.fixture
 def connected(app: Flask, harbour_client: FlaskClient, sandbox_org: OrgSetup) -> OrgSetup:
-    """The Harbour account (Pro plan) connected to the sandbox organisation."""
+    """The Harbour account (Pro plan) connected to the sandbox organisation, its preview seen (so
+    Sync Now! syncs; ``tests/jobs/test_preview.py`` covers the first Sync Now!)."""
     connect_account(harbour_client, sandbox_org)
     assert connection_of(app).status == "connected"
+    previewed(app)
     return sandbox_org

@@ -7,9 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 from flask import Flask
+from sqlalchemy import select
 
 from example_app.models import Business, Client, Invoice, InvoiceLine
-from flask_xerosync.models import InvoiceFlag, InvoiceState, RunStatus
+from flask_xerosync.models import Connection, InvoiceFlag, InvoiceState, RunStatus
 
 from .conftest import BASIC_LOGIN, HTMX, csrf_token, db_session, login, run_id_in, run_row, sync_now, work_queue
 
@@ -122,10 +123,11 @@ def test_pushed_and_rejected_states_after_a_real_sync(connected, app, harbour_cl
 
 def test_xero_text_in_the_partial_is_escaped(connected, app, harbour_client):
     with db_session(app) as session:
-        session.add(InvoiceFlag(account_id="1", invoice_id="4", state=InvoiceState.REJECTED,
+        tenant_id = session.scalar(select(Connection.tenant_id).where(Connection.account_id == "1"))
+        session.add(InvoiceFlag(account_id="1", tenant_id=tenant_id, invoice_id="4", state=InvoiceState.REJECTED,
                                 message="<img src=x onerror=alert(1)>", fix="Fix <b>it</b>",
                                 host_total=Decimal("1")))
-        session.add(InvoiceFlag(account_id="1", invoice_id="2", state=InvoiceState.PUSHED,
+        session.add(InvoiceFlag(account_id="1", tenant_id=tenant_id, invoice_id="2", state=InvoiceState.PUSHED,
                                 xero_number="INV-9", xero_url="javascript:alert(1)"))
         session.commit()
     html = action_html(harbour_client, "4")

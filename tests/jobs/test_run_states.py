@@ -80,7 +80,9 @@ def test_run_page_filters_and_escapes_the_record_log(connected, app, harbour_cli
                          fix="Rename one of them."),
             RecordResult(run_id=run_id, stage="clients", direction="to_xero", outcome=Outcome.NEEDS_REVIEW,
                          label="Coastal Cafe", host_id="4",
-                         details={"candidates": [{"xero_id": "abc", "name": "Coastal Café <b>", "email": ""}]}),
+                         details={"record": {"side": "host", "id": "4", "label": "Coastal Cafe"},
+                                  "candidates": [{"side": "xero", "id": "abc", "label": "Coastal Café <b>",
+                                                  "email": "", "rules": ["email"]}]}),
             *[RecordResult(run_id=run_id, stage="clients", direction="to_host", outcome=Outcome.CREATED,
                            label=f"Created {n}") for n in range(60)],
         ])
@@ -94,27 +96,29 @@ def test_run_page_filters_and_escapes_the_record_log(connected, app, harbour_cli
     assert "Coastal Cafe" not in failed
     review = harbour_client.get(f"{RUNS}{run_id}?filter=needs_review").get_data(as_text=True)
     assert "Coastal Café &lt;b&gt;" in review
-    assert 'name="xero_contact_id" value="abc"' in review
-    assert "create it as new" in review
+    assert 'value="link:abc" required' in review
+    assert "create it in Xero as new" in review and "Leave it out of the sync" in review
 
 
-def test_review_actions_refuse_a_contact_that_is_not_a_candidate(connected, app, harbour_client):
+def test_a_decision_must_name_one_of_the_records_listed(connected, app, harbour_client):
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     job_of(app, run_id).cancel()
     with db_session(app) as session:
         record = RecordResult(run_id=run_id, stage="clients", direction="to_xero", outcome=Outcome.NEEDS_REVIEW,
                               label="Coastal Cafe", host_id="4",
-                              details={"candidates": [{"xero_id": "abc", "name": "Coastal Café", "email": ""}]})
+                              details={"record": {"side": "host", "id": "4", "label": "Coastal Cafe"},
+                                       "candidates": [{"side": "xero", "id": "abc", "label": "Coastal Café",
+                                                       "email": "", "rules": ["name"]}]})
         session.add(record)
         session.commit()
         record_id = record.id
     token = csrf_token(harbour_client, f"{RUNS}{run_id}?filter=needs_review")
-    response = harbour_client.post(f"{RUNS}{run_id}/records/{record_id}/link",
-                                   data={"csrf_token": token, "xero_contact_id": "not-offered"})
+    response = harbour_client.post(f"{RUNS}{run_id}/records/{record_id}/decide",
+                                   data={"csrf_token": token, "decision": "link:not-offered"})
     assert response.status_code == 302
     page = harbour_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Choose one of the Xero contacts listed" in page
-    refused = harbour_client.post(f"{RUNS}{run_id}/records/{record_id}/create", data={})
+    assert "Choose one of the records listed" in page
+    refused = harbour_client.post(f"{RUNS}{run_id}/records/{record_id}/decide", data={"decision": "create"})
     assert refused.status_code == 400
 
 

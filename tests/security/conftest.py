@@ -143,7 +143,8 @@ def seed_account_data(app: Flask, account_id: str = HARBOUR_ACCOUNT, label: str 
         )
         session.add(record)
         invoice = host_invoice(session, int(account_id))
-        session.add(InvoiceFlag(account_id=account_id, invoice_id=str(invoice.id), state=InvoiceState.FLAGGED))
+        session.add(InvoiceFlag(account_id=account_id, tenant_id=run.tenant_id, invoice_id=str(invoice.id),
+                                state=InvoiceState.FLAGGED))
         session.commit()
         return Seeded(run.id, record.id, label, str(invoice.id), invoice.number)
 

@@ -92,7 +92,7 @@ def test_every_state_changing_route_refuses_a_bad_token(
     assert snapshot(app) == before
     assert {route.endpoint for route in routes} >= {
         "xerosync.connect", "xerosync.choose_submit", "xerosync.disconnect", "xerosync.save_preferences",
-        "xerosync.refresh_lists", "xerosync.sync_now", "xerosync.link_record", "xerosync.create_record",
+        "xerosync.refresh_lists", "xerosync.sync_now", "xerosync.decide_record", "xerosync.settle_record",
         "xerosync.flag_invoice", "xerosync.unflag_invoice",
     }
 

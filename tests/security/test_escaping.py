@@ -228,7 +228,8 @@ def test_invoice_partial_with_xero_numbers_and_messages(
     with app.app_context():
         session = current_state().db.session
         invoice_id = str(session.scalar(select(Invoice.id).where(Invoice.business_id == 1).order_by(Invoice.id)))
-        session.add(InvoiceFlag(account_id=HARBOUR_ACCOUNT, invoice_id=invoice_id, state=state,
+        tenant_id = session.scalar(select(Connection.tenant_id).where(Connection.account_id == HARBOUR_ACCOUNT))
+        session.add(InvoiceFlag(account_id=HARBOUR_ACCOUNT, tenant_id=tenant_id, invoice_id=invoice_id, state=state,
                                 xero_invoice_id="x-1" if state == InvoiceState.PUSHED else None,
                                 xero_number=PAYLOAD, xero_status="AUTHORISED", xero_url="javascript:alert(1)",
                                 message=PAYLOAD, fix=PAYLOAD))

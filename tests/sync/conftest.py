@@ -203,7 +203,7 @@ class Rig:
             flag = session.scalar(select(InvoiceFlag).where(InvoiceFlag.account_id == ACCOUNT,
                                                             InvoiceFlag.invoice_id == invoice_id))
             if flag is None:
-                session.add(InvoiceFlag(account_id=ACCOUNT, invoice_id=invoice_id, state="flagged"))
+                session.add(InvoiceFlag(account_id=ACCOUNT, tenant_id=self.tenant, invoice_id=invoice_id, state="flagged"))
             else:
                 flag.state = "flagged"
             session.commit()
@@ -232,7 +232,8 @@ class Rig:
             current_state().sleep = waits.append
         return waits
 
-    def sync(self, host: HostData | None = None, page_size: int | None = None, **preferences: Any) -> SyncRun:
+    def sync(self, host: HostData | None = None, page_size: int | None = None,
+             wrap_api: Callable[[Any], Any] | None = None, **preferences: Any) -> SyncRun:
         events: list[ProgressEvent] = []
         with self.app.app_context():
             state = current_state()
@@ -248,9 +249,11 @@ class Rig:
             client = open_api(state, connection)
             if page_size is not None:
                 client.page_size = page_size
+            if wrap_api is not None:
+                client = wrap_api(client)
             before = self.api_calls()
             engine = SyncEngine(
-                account_id=ACCOUNT, tenant_id=self.tenant, host=host or state.host_data, client=client,
+                account_id=ACCOUNT, tenant_id=self.tenant, host=host or state.host_data, api=client,
                 store=SyncStore(session), preferences=prefs, run_id=run.id,
                 xero_app_url=state.config.xero_app_url, report=events.append, on_invoice_pushed=invoice_pushed,
             )

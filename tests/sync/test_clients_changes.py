@@ -39,7 +39,9 @@ def test_an_edit_in_xero_flows_to_the_host_and_an_edit_here_flows_to_xero(rig: R
     assert result.of("clients", "updated") == 2
     assert rig.client_named("Harbour Master").email == "master@port.example"
     cafe = rig.contact_named("Quay Cafe")
-    assert [p["PhoneNumber"] for p in cafe["Phones"] if p["PhoneType"] == "DEFAULT"] == ["09 555 0200"]
+    assert [(p["PhoneCountryCode"], p["PhoneAreaCode"], p["PhoneNumber"]) for p in cafe["Phones"]
+            if p["PhoneType"] == "DEFAULT"] == [("64", "9", "555 0200")]
+    assert rig.client_named("Quay Cafe").phone == "09 555 0200", "the phone typed here is kept as typed"
     directions = sorted(r.direction for r in result.rows("updated"))
     assert directions == ["to_host", "to_xero"]
     assert rig.sync(sync_items=False, sync_invoices=False).changes() == 0
@@ -59,8 +61,9 @@ def test_both_sides_changed_the_policy_decides_and_the_losing_values_are_kept(ri
     winner, loser = ("xero@quay.example", "host@quay.example")
     if policy == "host_wins":
         winner, loser = loser, winner
-    assert row.details["losing"]["email"] == loser
-    assert "conflict" in row.details
+    [lost] = [change for change in row.details["changes"] if change["lost"]]
+    assert (lost["field"], lost["old"], lost["new"]) == ("email", loser, winner)
+    assert "Changed here and in Xero" in row.message
     assert rig.client_named("Quay Cafe").email == winner
     assert rig.contact_named("Quay Cafe")["EmailAddress"] == winner
     assert rig.sync(sync_items=False, sync_invoices=False).changes() == 0

@@ -32,8 +32,10 @@ class HostWithLookup:
 
 
 def test_the_engine_uses_get_clients_when_the_host_has_it(rig: Rig) -> None:
-    rig.seed_contacts({"Name": "Kiwi Plumbing", "EmailAddress": "kiwi@x.example"})
-    host_id = rig.add_client("Kiwi Plumbing Ltd", "kiwi@x.example")
+    rig.seed_contacts({"Name": "Kiwi Plumbing", "EmailAddress": "kiwi@x.example",
+                       "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 0101", "PhoneAreaCode": "09",
+                                   "PhoneCountryCode": "64"}]})
+    host_id = rig.add_client("Kiwi Plumbing Ltd", "kiwi@x.example")  # its empty phone is filled from Xero
     with rig.app.app_context():
         host = HostWithLookup(current_state().host_data)
 
@@ -41,7 +43,8 @@ def test_the_engine_uses_get_clients_when_the_host_has_it(rig: Rig) -> None:
 
     assert result.of("clients", "linked") == 1
     assert host.lookups == [[host_id]]
-    assert host.scans == [None]  # the step-1 scan only: no full scan to find the linked client
+    assert host.scans == [None]  # the first read only: no full scan to find the client to save
+    assert rig.client_named("Kiwi Plumbing Ltd").phone == "09 555 0101"
 
 
 def test_the_example_host_looks_clients_up_by_id_within_its_business_only(rig: Rig) -> None:

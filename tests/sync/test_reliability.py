@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from flask_xerosync.host import Client
+from flask_xerosync.sync.clients import writing
 from tests.sync.conftest import Rig
 
 
@@ -73,13 +74,16 @@ def test_a_dropped_response_after_commit_and_a_500_storm_create_no_duplicate(rig
     assert len(waits) >= 4  # three 5xx and the dropped answer were retried after a backoff
 
 
-def test_a_run_interrupted_while_pulling_resumes_without_loss_or_duplicates(rig: Rig) -> None:
+def test_a_run_interrupted_while_saving_here_resumes_without_loss_or_duplicates(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writing, "HOST_ONLY_LIMIT", 50)  # host saves in batches of 50
     rig.seed_contacts(*({"Name": f"Xero Contact {n:03d}", "EmailAddress": f"x{n}@x.example"} for n in range(120)))
     flaky = FlakyHost(_host(rig), fail_on_save=3)
 
     with pytest.raises(Interrupted):
         rig.sync(host=flaky, page_size=50, sync_items=False, sync_invoices=False)
-    assert len(rig.clients()) == 100  # two pages committed, the third lost
+    assert len(rig.clients()) == 100  # two batches committed, the third lost
     assert len(rig.links("client")) == 100
 
     result = rig.sync(page_size=50, sync_items=False, sync_invoices=False)
@@ -156,6 +160,6 @@ def test_a_disconnected_organisation_stops_the_run_at_the_connect_check(rig: Rig
 def test_the_connect_check_is_one_of_the_runs_counted_calls(rig: Rig) -> None:
     result = rig.sync(sync_clients=False, sync_invoices=False)
 
-    assert result.calls == 1  # the organisation's: GET Items
+    assert result.calls == 2  # the organisation's: GET Organisation (its country, once) and GET Items
     assert [e.api_calls for e in result.events if e.stage == "connect"][-1] == 1
-    assert result.events[-1].api_calls == 2  # /connections is tenant-less, but a call all the same
+    assert result.events[-1].api_calls == 3  # /connections is tenant-less, but a call all the same

@@ -6,42 +6,79 @@ import pytest
 
 from flask_xerosync.sync.invoices import zero_rate_tax_type
 from flask_xerosync.sync.items import generate_code
-from flask_xerosync.sync.matching import MatchIndex, match_record, normalise_name
 from flask_xerosync.sync.outcomes import GENERIC_FIX, fix_for
+from flask_xerosync.sync.rules import Candidate, Keys, decide, email_key, name_key
 
 
-def test_names_are_case_folded_and_whitespace_collapsed_but_accents_kept() -> None:
-    assert normalise_name("  Café   DU  Port ") == "café du port"
-    assert normalise_name("Cafe du Port") != normalise_name("Café du Port")
+def test_name_keys_fold_case_spacing_accents_punctuation_and_legal_forms() -> None:
+    same = ["Coastal Cafe", "  coastal   CAFÉ ", "Coastal Cafe Ltd", "Coastal Café Limited", "The Coastal Cafe",
+            "Coastal Cafe, Ltd.", "COASTAL CAFE LLC"]
+    assert {name_key(name) for name in same} == {"coastal cafe"}
+    assert name_key("Harper & Sons") == name_key("Harper and Sons")
+    assert name_key("Coastal Café Group") != name_key("Coastal Cafe")
+    assert name_key("Ltd") == "ltd", "a name that is only a legal form keeps it"
+    assert name_key("!!!") == ""
+    assert email_key("  Manager@CoastalCafe.Example ") == "manager@coastalcafe.example"
 
 
-def _index(*records: tuple[str, str, str]) -> MatchIndex:
-    index = MatchIndex()
-    for record in records:
-        index.add(*record)
-    return index
+def _keys(record_id: str, email: str = "", name: str = "", **state: object) -> Keys:
+    return Keys(record_id, email_key(email), name_key(name), **state)  # type: ignore[arg-type]
 
 
-def test_match_rules_in_order_number_email_name() -> None:
-    host = _index(("7", "a@x.example", "Alpha"), ("8", "shared@x.example", "Beta"), ("9", "shared@x.example", "Gamma"))
-    xero = _index(("X1", "A@X.example", "Something Else"), ("X2", "shared@x.example", "gamma"), ("X3", "", "Alpha"))
-    assert match_record(record_id="X3", email="", name="Alpha", own_side=xero, other_side=host,
-                        number_hint="9").candidates == ("9",)
-    by_email = match_record(record_id="X1", email="A@X.example", name="Something Else", own_side=xero, other_side=host)
-    assert (by_email.rule, by_email.candidates) == ("email", ("7",))
-    # The e-mail is shared by two host clients, so the name decides.
-    by_name = match_record(record_id="X2", email="shared@x.example", name="gamma", own_side=xero, other_side=host)
-    assert (by_name.rule, by_name.candidates, by_name.rivals) == ("name", ("9",), ())
+def test_a_record_without_any_candidate_is_created() -> None:
+    assert decide(_keys("1", "a@x.example", "Alpha"), [], {}).action == "create"
 
 
-def test_several_candidates_or_rivals_make_a_match_ambiguous() -> None:
-    host = _index(("1", "", "Acme"), ("2", "", "ACME"))
-    xero = _index(("X1", "", "Acme"))
-    found = match_record(record_id="X1", email="", name="Acme", own_side=xero, other_side=host)
-    assert set(found.candidates) == {"1", "2"}
-    rivals = match_record(record_id="1", email="", name="Acme", own_side=_index(("1", "", "Acme"), ("3", "", "acme")),
-                          other_side=xero)
-    assert rivals.candidates == ("X1",) and rivals.rivals == ("3",)
+def test_one_candidate_that_has_only_this_record_is_linked_by_the_strongest_rule() -> None:
+    me = _keys("1", "a@x.example", "Alpha")
+    them = Candidate(_keys("X1", "A@X.example", "Alpha Ltd"), ("email", "name"))
+    verdict = decide(me, [them], {"X1": [Candidate(me, ("email", "name"))]})
+    assert (verdict.action, verdict.partner, verdict.rule) == ("link", "X1", "email")
+
+
+def test_several_candidates_need_review_whatever_the_rules() -> None:
+    me = _keys("1", "shared@x.example", "Gamma")
+    by_email = Candidate(_keys("X1", "shared@x.example", "Other"), ("email",))
+    by_name = Candidate(_keys("X2", "", "gamma"), ("name",))
+    assert decide(me, [by_email, by_name], {"X1": [], "X2": []}).action == "review"
+
+
+def test_a_candidate_claimed_by_several_records_needs_review() -> None:
+    me = _keys("1", "", "Acme")
+    rival = _keys("2", "", "ACME")
+    them = Candidate(_keys("X1", "", "acme"), ("name",))
+    assert decide(me, [them], {"X1": [Candidate(me, ("name",)), Candidate(rival, ("name",))]}).action == "review"
+
+
+def test_linked_or_archived_candidates_and_different_e_mails_need_review() -> None:
+    me = _keys("1", "a@x.example", "Acme")
+    linked = Candidate(_keys("X1", "", "Acme", linked_to="9"), ("name",))
+    archived = Candidate(_keys("X2", "", "Acme", archived=True), ("name",))
+    other_email = Candidate(_keys("X3", "b@x.example", "Acme"), ("name",))
+    for candidate in (linked, archived, other_email):
+        claims = {candidate.record_id: [Candidate(me, ("name",))]}
+        assert decide(me, [candidate], claims).action == "review", candidate
+
+
+def test_the_contact_code_links_even_with_other_candidates_when_name_or_e_mail_agree() -> None:
+    me = _keys("7", "a@x.example", "Acme")
+    ours = Candidate(_keys("X1", "a@x.example", "Acme Ltd", number="7"), ("number", "email", "name"))
+    other = Candidate(_keys("X2", "a@x.example", "Different"), ("email",))
+    verdict = decide(me, [ours, other], {}, number_partner="X1")
+    assert (verdict.action, verdict.partner, verdict.rule) == ("link", "X1", "number")
+    stranger = Candidate(_keys("X3", "z@x.example", "Someone Else", number="7"), ("number",))
+    assert decide(me, [stranger], {}, number_partner="X3").action == "review"
+
+
+def test_the_owner_s_decision_comes_first_while_it_can_be_followed() -> None:
+    me = _keys("1", "shared@x.example", "Gamma")
+    first = Candidate(_keys("X1", "shared@x.example", "A"), ("email",))
+    second = Candidate(_keys("X2", "shared@x.example", "B"), ("email",))
+    assert decide(me, [first, second], {}, decision=("link", "X2")).partner == "X2"
+    assert decide(me, [first, second], {}, decision=("create", None)).action == "create"
+    assert decide(me, [first, second], {}, decision=("leave_out", None)).action == "leave_out"
+    taken = Candidate(_keys("X2", "shared@x.example", "B", linked_to="5"), ("email",))
+    assert decide(me, [first, taken], {}, decision=("link", "X2")).action == "review"
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,14 @@ def choose_submit(account_id: str) -> Response | tuple[str, int]:
 
 
 def _choose_page(connection: Connection, *, error: str) -> str:
-    """The organisations the last consent offered, to pick the one this account syncs with."""
+    """The organisations the last consent offered, to pick the one this account syncs with; when
+    the account synced with another organisation before, what switching means, before it happens."""
     organisations = [Organisation.from_dict(entry) for entry in connection.pending_tenants or []]
-    return render_page("xerosync/choose_org.html", connection=connection, organisations=organisations, error=error)
+    session = current_state().db.session
+    previous = connection.tenant_id if connection.tenant_id and connect_service.has_history(
+        session, connection.account_id, connection.tenant_id) else None
+    return render_page("xerosync/choose_org.html", connection=connection, organisations=organisations, error=error,
+                       previous=previous, previous_name=connection.tenant_name if previous else "")
 
 
 @bp.get("/disconnect")

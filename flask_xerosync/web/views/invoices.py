@@ -24,8 +24,9 @@ from ..rendering import FLAGGABLE, invoice_action_context, safe_next
 def flag_invoice(account_id: str, invoice_id: str) -> Response | str:
     """Push To Xero (also Retry after a rejection, and Push changes after a push)."""
     _own_invoice(account_id, invoice_id)
-    if _flaggable(account_id):
-        invoice_flags.flag(current_state().db.session, account_id, invoice_id)
+    tenant_id = _flaggable(account_id)
+    if tenant_id:
+        invoice_flags.flag(current_state().db.session, account_id, tenant_id, invoice_id)
     return _answer(account_id, invoice_id)
 
 
@@ -33,7 +34,9 @@ def flag_invoice(account_id: str, invoice_id: str) -> Response | str:
 @plan_required
 def unflag_invoice(account_id: str, invoice_id: str) -> Response | str:
     _own_invoice(account_id, invoice_id)
-    invoice_flags.unflag(current_state().db.session, account_id, invoice_id)
+    tenant_id = _flaggable(account_id)
+    if tenant_id:
+        invoice_flags.unflag(current_state().db.session, account_id, tenant_id, invoice_id)
     return _answer(account_id, invoice_id)
 
 
@@ -43,9 +46,12 @@ def _own_invoice(account_id: str, invoice_id: str) -> None:
         abort(404)
 
 
-def _flaggable(account_id: str) -> bool:
+def _flaggable(account_id: str) -> str | None:
+    """The organisation an invoice of the account can be flagged for, if any."""
     connection = connection_of(current_state().db.session, account_id)
-    return connection is not None and connection.status in FLAGGABLE
+    if connection is None or connection.status not in FLAGGABLE:
+        return None
+    return connection.tenant_id
 
 
 def _answer(account_id: str, invoice_id: str) -> Response | str:

@@ -54,8 +54,8 @@ def sync_panel(connection: Connection) -> SyncPanel:
     return SyncPanel(
         active=active,
         progress=progress,
-        last=runs.last_finished_run(session, connection.account_id),
-        history=runs.history(session, connection.account_id, state.config.history_size),
+        last=runs.last_finished_run(session, connection.account_id, connection.tenant_id),
+        history=runs.history(session, connection.account_id, connection.tenant_id, state.config.history_size),
     )
 
 
@@ -67,8 +67,9 @@ def sync_helpers() -> dict[str, Any]:
 @bp.post("/sync")
 @plan_required
 def sync_now(account_id: str) -> Response | str:
-    """Start a run (or find the running one) and show its progress; a plain POST redirects back."""
-    outcome = request_sync(current_state(), account_id)
+    """Start a run (or find the running one) and show its progress; a plain POST redirects back.
+    The first Sync Now! with an organisation, and the Preview button, start a preview."""
+    outcome = request_sync(current_state(), account_id, preview=request.form.get("preview") == "1")
     if not is_htmx():
         if outcome.refusal:
             notify(outcome.refusal, "info" if outcome.run is not None else "error")
@@ -111,41 +112,38 @@ def run_detail(account_id: str, run_id: str) -> str:
         progress=progress,
         page=page,
         filter_counts=runs.record_counts(session, run),
-        candidates={
-            record.id: review.candidates_of(record)
-            for record in page.records
-            if record.outcome == Outcome.NEEDS_REVIEW and not record.resolved
-        },
+        reviewable={record.id for record in page.records if review.reviewable(record)},
+        settleable={record.id for record in page.records if review.has_differences(record)},
         notice=pop_notice(),
     )
 
 
-@bp.post("/runs/<run_id>/records/<int:record_id>/link")
+@bp.post("/runs/<run_id>/records/<int:record_id>/decide")
 @plan_required
-def link_record(account_id: str, run_id: str, record_id: int) -> Response:
-    """Resolve a "needs review" client by linking it to the Xero contact the user chose."""
-    record = _reviewable_record(account_id, run_id, record_id)
-    xero_id = request.form.get("xero_contact_id", "")
-    _resolve(lambda: review.link_to_contact(current_state(), record, xero_id), "Linked. The next sync keeps them in step.")
-    return _back_to_run(run_id)
+def decide_record(account_id: str, run_id: str, record_id: int) -> Response:
+    """The owner's decision about a record in review: link it to one of the records listed,
+    create it as new, or leave it out. The next sync does it."""
+    run, record = _owned_record(account_id, run_id, record_id)
+    choice = request.form.get("decision", "")
+    action, _, target = choice.partition(":")
+    _answer(lambda: review.decide(current_state().db.session, run, record, action, target or None))
+    return _back_to_run(run, record)
 
 
-@bp.post("/runs/<run_id>/records/<int:record_id>/create")
+@bp.post("/runs/<run_id>/records/<int:record_id>/settle")
 @plan_required
-def create_record(account_id: str, run_id: str, record_id: int) -> Response:
-    """Resolve a "needs review" client by creating it as a new record on the other side."""
-    record = _reviewable_record(account_id, run_id, record_id)
-    _resolve(lambda: review.create_new(current_state(), record), "Created as a new record and linked.")
-    return _back_to_run(run_id)
+def settle_record(account_id: str, run_id: str, record_id: int) -> Response:
+    """Use Xero's values, or this app's, for the differences a first link kept."""
+    run, record = _owned_record(account_id, run_id, record_id)
+    _answer(lambda: review.settle(current_state().db.session, run, record, request.form.get("choice", "")))
+    return _back_to_run(run, record)
 
 
-def _resolve(action: Callable[[], None], success: str) -> None:
+def _answer(action: Callable[[], str]) -> None:
     try:
-        action()
+        notify(action())
     except XeroSyncError as exc:
         notify(str(exc), "error")
-    else:
-        notify(success)
 
 
 def _owned_run(account_id: str, run_id: str) -> Run:
@@ -155,12 +153,12 @@ def _owned_run(account_id: str, run_id: str) -> Run:
     return run
 
 
-def _reviewable_record(account_id: str, run_id: str, record_id: int) -> RecordResult:
+def _owned_record(account_id: str, run_id: str, record_id: int) -> tuple[Run, RecordResult]:
     run = _owned_run(account_id, run_id)
     record = runs.get_record(current_state().db.session, run, record_id)
-    if record is None or record.outcome != Outcome.NEEDS_REVIEW:
+    if record is None:
         abort(404)
-    return record
+    return run, record
 
 
 def _status_fragment(run: Run, notice: dict[str, str] | None) -> str:
@@ -176,9 +174,12 @@ def _status_fragment(run: Run, notice: dict[str, str] | None) -> str:
 
 def _history_update(account_id: str) -> str:
     state = current_state()
-    history = runs.history(state.db.session, account_id, state.config.history_size)
+    connection = connection_of(state.db.session, account_id)
+    tenant_id = connection.tenant_id if connection is not None else None
+    history = runs.history(state.db.session, account_id, tenant_id, state.config.history_size)
     return render_page("xerosync/_sync_history.html", history=history, oob=True)
 
 
-def _back_to_run(run_id: str) -> Response:
-    return redirect(url_for("xerosync.run_detail", run_id=run_id, filter="needs_review"))
+def _back_to_run(run: Run, record: RecordResult) -> Response:
+    tab = "needs_review" if record.outcome == Outcome.NEEDS_REVIEW else "linked"
+    return redirect(url_for("xerosync.run_detail", run_id=run.id, filter=tab, _anchor=f"record-{record.id}"))

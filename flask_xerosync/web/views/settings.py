@@ -52,7 +52,7 @@ def save_preferences(account_id: str) -> Response | str | tuple[str, int]:
     form = PreferencesForm(formdata=request.form)
     _offer_choices(form, lists, saved=preferences_for(state.db.session, account_id))
     if form.validate():
-        preference_service.save_preferences(state.db.session, account_id, form.data)
+        preference_service.save_preferences(state.db.session, account_id, form.data, tenant_id=connection.tenant_id)
         if not is_htmx():
             notify("Preferences saved.")
             return back_to_settings()

@@ -1,0 +1,1 @@
+"""Clients ⇄ Xero Contacts: the field mapping, the run's three steps and their writes."""

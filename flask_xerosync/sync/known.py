@@ -1,0 +1,233 @@
+"""The known-records cache: every host and Xero record the sync has read, with its match keys.
+
+Reads and writes are set-based (one statement per page or batch, upserts where the database has
+them), so its cost grows with batches, not with records. See :class:`~..models.KnownRecord`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import Session, scoped_session
+
+from ..models import KnownRecord
+from .bulk import chunks, upsert
+from .scope import Scope
+
+_KEYS = (
+    KnownRecord.id, KnownRecord.record_id, KnownRecord.label, KnownRecord.email_key, KnownRecord.name_key,
+    KnownRecord.number, KnownRecord.archived, KnownRecord.pending, KnownRecord.handled_run,
+    KnownRecord.source_updated_at,
+)
+_COLUMNS = (*_KEYS, KnownRecord.values, KnownRecord.meta)
+_UPDATED_ON_CONFLICT = (
+    "label", "email_key", "name_key", "number", "archived", "values", "meta", "pending", "source_updated_at",
+)
+
+
+@dataclass(frozen=True)
+class Known:
+    """One known record, as read back."""
+
+    id: int
+    record_id: str
+    label: str
+    email_key: str
+    name_key: str
+    number: str
+    archived: bool
+    values: dict[str, Any]
+    meta: dict[str, Any]
+    pending: bool
+    handled_run: str
+    source_updated_at: datetime | None
+
+    def flag(self, name: str) -> bool:
+        return bool(self.meta.get(name))
+
+
+@dataclass(frozen=True)
+class KnownRow:
+    """One known record to write."""
+
+    record_id: str
+    label: str
+    email_key: str
+    name_key: str
+    number: str
+    archived: bool
+    values: dict[str, Any]
+    meta: dict[str, Any] | None = None
+    pending: bool = True
+    source_updated_at: datetime | None = None
+
+
+def _known(row: Any) -> Known:
+    values = getattr(row, "values", None)
+    meta = getattr(row, "meta", None)
+    return Known(
+        id=row.id, record_id=row.record_id, label=row.label, email_key=row.email_key, name_key=row.name_key,
+        number=row.number, archived=bool(row.archived), values=dict(values or {}), meta=dict(meta or {}),
+        pending=bool(row.pending), handled_run=row.handled_run or "", source_updated_at=row.source_updated_at,
+    )
+
+
+Keys = Callable[[dict[str, Any]], tuple[str, str]]
+"""(e-mail key, name key) of a record's values."""
+
+
+class KnownRecords:
+    """The cache of one account and organisation, for one kind of record (``client``, ``item``).
+
+    A run that changes a record's values (a host client updated from Xero, an empty e-mail filled
+    at a first link) *overlays* its new values here, so the rest of the run decides with them: the
+    cache itself learns them when the next run reads the record back. A preview overlays the
+    values it would write in the same way, so it decides exactly as the sync will.
+    """
+
+    def __init__(self, session: Session | scoped_session[Any], scope: Scope, kind: str) -> None:
+        self.session = session
+        self.scope = scope
+        self.kind = kind
+        self._overlay: dict[tuple[str, str], Known] = {}
+        self._overlay_keys: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+
+    def overlay(self, side: str, record_id: str, values: dict[str, Any], keys: Keys) -> None:
+        """Decide with these values of the record for the rest of the run."""
+        current = self.by_ids(side, [record_id]).get(record_id)
+        if current is None:
+            return
+        email, name = keys(values)
+        for kind, key in (("email", current.email_key), ("name", current.name_key)):
+            self._overlay_keys[(side, kind, key)].discard(record_id)
+        updated = replace(current, values=dict(values), email_key=email, name_key=name,
+                          label=str(values.get("name") or current.label), archived=bool(values.get("archived")))
+        self._overlay[(side, record_id)] = updated
+        self._overlay_keys[(side, "email", email)].add(record_id)
+        self._overlay_keys[(side, "name", name)].add(record_id)
+
+    def _overlaid(self, side: str, rows: Iterable[Known]) -> list[Known]:
+        return [self._overlay.get((side, row.record_id), row) for row in rows]
+
+    def _where(self, side: str) -> Any:
+        return and_(
+            KnownRecord.account_id == self.scope.account_id,
+            KnownRecord.tenant_id == self.scope.tenant_id,
+            KnownRecord.kind == self.kind,
+            KnownRecord.side == side,
+        )
+
+    def write(self, side: str, rows: Sequence[KnownRow]) -> None:
+        """Insert or update ``rows`` (by record id) in one statement."""
+        if not rows:
+            return
+        base = {"account_id": self.scope.account_id, "tenant_id": self.scope.tenant_id, "kind": self.kind,
+                "side": side, "handled_run": ""}
+        upsert(
+            self.session, KnownRecord.__table__,
+            [{**base, "record_id": row.record_id, "label": row.label[:255], "email_key": row.email_key[:255],
+              "name_key": row.name_key[:255], "number": row.number[:255], "archived": row.archived,
+              "values": row.values, "meta": row.meta, "pending": row.pending,
+              "source_updated_at": row.source_updated_at} for row in rows],
+            keys=("account_id", "tenant_id", "kind", "side", "record_id"),
+            update=_UPDATED_ON_CONFLICT,
+        )
+
+    def by_ids(self, side: str, record_ids: Iterable[str], *, full: bool = True) -> dict[str, Known]:
+        """The records with these ids; without ``full``, their keys only (see :meth:`sharing_keys`)."""
+        found: dict[str, Known] = {}
+        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
+            for row in self.session.execute(
+                select(*(_COLUMNS if full else _KEYS)).where(self._where(side), KnownRecord.record_id.in_(chunk))
+            ):
+                found[row.record_id] = self._overlay.get((side, row.record_id)) or _known(row)
+        return found
+
+    def sharing_keys(
+        self, side: str, *, emails: Iterable[str] = (), names: Iterable[str] = (), numbers: Iterable[str] = ()
+    ) -> list[Known]:
+        """The records of ``side`` whose e-mail, name key or number is one of those given, with
+        their keys only (``values`` and ``meta`` empty: read them with :meth:`by_ids`)."""
+        wanted = {"email": {v for v in emails if v}, "name": {v for v in names if v},
+                  "number": {v for v in numbers if v}}
+        found: dict[int, Known] = {}
+        for column, values in (
+            (KnownRecord.email_key, wanted["email"]), (KnownRecord.name_key, wanted["name"]),
+            (KnownRecord.number, wanted["number"]),
+        ):
+            for chunk in chunks(sorted(values)):
+                for row in self.session.execute(select(*_KEYS).where(self._where(side), column.in_(chunk))):
+                    found[row.id] = _known(row)
+        if not self._overlay:
+            return list(found.values())
+        seen = {row.record_id for row in found.values()}
+        extra = {record_id for kind in ("email", "name") for key in wanted[kind]
+                 for record_id in self._overlay_keys.get((side, kind, key), ()) if record_id not in seen}
+        rows = self._overlaid(side, found.values()) + [self._overlay[(side, record_id)] for record_id in extra]
+        return [row for row in rows if row.email_key in wanted["email"] or row.name_key in wanted["name"]
+                or row.number in wanted["number"]]
+
+    def pending(self, side: str, run_id: str, after_id: int, limit: int) -> list[Known]:
+        """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``."""
+        rows = self.session.execute(
+            select(*_COLUMNS)
+            .where(self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id,
+                   KnownRecord.id > after_id)
+            .order_by(KnownRecord.id)
+            .limit(limit)
+        )
+        return self._overlaid(side, (_known(row) for row in rows))
+
+    def count_pending(self, side: str, run_id: str) -> int:
+        return int(self.session.scalar(
+            select(func.count()).select_from(KnownRecord)
+            .where(self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id)
+        ) or 0)
+
+    def handled(self, side: str, record_ids: Iterable[str], run_id: str, *, pending: bool | None) -> None:
+        """Mark records as handled by ``run_id``; ``pending`` says whether they stay unsettled
+        (``None`` leaves that as it is: a preview settles nothing)."""
+        values: dict[str, Any] = {"handled_run": run_id}
+        if pending is not None:
+            values["pending"] = pending
+        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
+            self.session.execute(
+                update(KnownRecord)
+                .where(self._where(side), KnownRecord.record_id.in_(chunk))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    def reopen(self, side: str, record_ids: Iterable[str] | None = None) -> None:
+        """Make records unsettled again (all of the side when ``record_ids`` is None), e.g. after an
+        owner's decision or a change of the contact filter, so the next run decides them again."""
+        condition = [self._where(side)]
+        ids = None if record_ids is None else sorted({str(i) for i in record_ids if i})
+        if ids is None:
+            self.session.execute(
+                update(KnownRecord).where(*condition).values(pending=True, handled_run="")
+                .execution_options(synchronize_session=False)
+            )
+            return
+        for chunk in chunks(ids):
+            self.session.execute(
+                update(KnownRecord).where(*condition, KnownRecord.record_id.in_(chunk))
+                .values(pending=True, handled_run="").execution_options(synchronize_session=False)
+            )
+
+    def forget(self, side: str, record_ids: Iterable[str]) -> None:
+        """Drop records that no longer exist on their side."""
+        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
+            self.session.execute(
+                delete(KnownRecord).where(self._where(side), KnownRecord.record_id.in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
+
+    def any_known(self, side: str) -> bool:
+        return self.session.scalar(select(KnownRecord.id).where(self._where(side)).limit(1)) is not None
+
