@@ -1,7 +1,9 @@
 """Demo data: two businesses (one on a plan with Xero sync), their users, clients, products, invoices.
 
-Some clients collide with the sandbox's demo contacts (by e-mail, by name, and one ambiguously) so
-the first Sync Now! shows matching at work.
+Some clients collide with the sandbox's demo contacts — by e-mail (Bright Spark Electrical), by name
+(Greenleaf Landscaping), by contact code (Summit Fitness Studio, the seventh client: its id is the
+code on a Xero contact), and ambiguously (Coastal Cafe, whose e-mail two Xero contacts share) — so
+the first Sync Now! (a preview) shows every match rule at work; see ``flask_xerosync.sandbox.demo``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,18 @@
 """``--seed demo``: a demo user with two organisations of realistic data and the demo app.
 
-The first organisation deliberately collides with the example host app's demo
-clients (same e-mail, same normalised name, an ambiguous e-mail) so the sync's
-matching rules can be seen at work.
+The first organisation deliberately collides with the example host app's demo clients so each of
+the sync's match rules can be seen at work on the first sync:
+
+- *Bright Spark Electrical Ltd* has the e-mail of the app's *Bright Spark Electrical* (e-mail rule;
+  the names and phones differ and are both kept);
+- *greenleaf  landscaping* has the name of *Greenleaf Landscaping* (name rule; its missing e-mail is
+  filled from the app);
+- *Summit Fitness* carries contact code ``7``, the app's id of *Summit Fitness Studio*, as if an
+  earlier sync had created it and stopped before recording the link (contact-code rule);
+- *Coastal Cafe Ltd* and *Coastal Café Group* share the e-mail of the app's *Coastal Cafe*: several
+  candidates, so all three wait for review and nothing is created for them;
+- *Office Supplies Co* is a supplier only and *Old Mill Joinery* is archived: both are skipped,
+  saying why; the other contacts are new to the app and come in.
 """
 
 from __future__ import annotations
@@ -63,6 +73,8 @@ _NZ_CONTACTS: list[dict[str, Any]] = [
      "Addresses": _address("22 Beach Road", "Paihia", "0200"), "Phones": _phone("09", "555 0222")},
     {"Name": "Riverside Physiotherapy", "EmailAddress": "hello@riversidephysio.example",
      "Addresses": _address("5 River Lane", "Christchurch", "8011"), "Phones": _phone("03", "555 0505")},
+    {"Name": "Summit Fitness", "EmailAddress": "admin@summitfitness.example", "ContactNumber": "7",
+     "Addresses": _address("77 Summit Drive", "Auckland", "1010"), "Phones": _phone("09", "555 0107")},
     {"Name": "Summit Builders Ltd", "EmailAddress": "jobs@summitbuilders.example", "ContactNumber": "SB-100",
      "Addresses": _address("60 Summit Road", "Queenstown", "9300"), "Phones": _phone("03", "555 0660")},
     {"Name": "Blue Cod Fish & Chips", "EmailAddress": "fryer@bluecod.example",
