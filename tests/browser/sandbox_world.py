@@ -54,10 +54,17 @@ _TRADES = (
 _CITIES = ("Auckland", "Wellington", "Christchurch", "Hamilton", "Tauranga", "Dunedin", "Napier", "Nelson")
 _STREETS = ("Queen Street", "High Street", "Victoria Road", "Beach Road", "Main Street", "Church Lane")
 
-# Host clients Xero already knows: one by e-mail, one by name (see example_app.seed).
+# Host clients Xero already knows (see example_app.seed): one by e-mail, one by name, one by the
+# contact code (the seventh client's id, as if an earlier sync created it and stopped before linking).
 MATCHING_CONTACTS = (
     {"Name": "Bright Spark Electrical Ltd", "EmailAddress": "ACCOUNTS@brightspark.example"},
     {"Name": "Greenleaf  landscaping", "EmailAddress": ""},
+    {"Name": "Summit Fitness", "EmailAddress": "admin@summitfitness.example", "ContactNumber": "7"},
+)
+# Two contacts sharing the e-mail of the host's Coastal Cafe: ambiguous, so all three wait for review.
+AMBIGUOUS_CONTACTS = (
+    {"Name": "Coastal Cafe Ltd", "EmailAddress": "manager@coastalcafe.example"},
+    {"Name": "Coastal Café Group", "EmailAddress": "manager@coastalcafe.example"},
 )
 
 
@@ -118,7 +125,8 @@ def build_world(stack: LiveStack) -> None:
         KOWHAI_HOLDINGS_ORG: _org(control, "Kowhai Holdings Ltd", [kiri]),
     }
     harbour = stack.orgs[HARBOUR_ORG].tenant_id
-    control.seed_contacts(harbour, customer_contacts() + supplier_contacts() + list(MATCHING_CONTACTS))
+    control.seed_contacts(harbour, customer_contacts() + supplier_contacts() + list(MATCHING_CONTACTS)
+                          + list(AMBIGUOUS_CONTACTS))
     _add_kowhai_business(stack)
 
 

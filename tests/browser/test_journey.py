@@ -29,13 +29,14 @@ from journey import (
     sync_now,
 )
 from live_stack import LiveStack
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sandbox_world import (
     CUSTOMER_COUNT,
     HARBOUR_ORG,
     KOWHAI_HOLDINGS_ORG,
     KOWHAI_LOGIN,
     KOWHAI_MAIN_ORG,
+    AMBIGUOUS_CONTACTS,
     MATCHING_CONTACTS,
     SANDBOX_APP,
     sign_in_to_xero,
@@ -46,13 +47,12 @@ from sandbox_world import (
 )
 
 HOST_CLIENT_COUNT = 7
-# The demo's host clients that Xero does not know (the other two match by e-mail and by name).
+# The demo's host clients that Xero does not know (the others match by e-mail, by name, by the
+# contact code, or, Coastal Cafe, ambiguously: the owner links it in the preview).
 HOST_ONLY_CLIENT_EMAILS = (
     "office@harpersons.example",
-    "manager@coastalcafe.example",
     "maintenance@northgate.example",
     "frontdesk@riversidevets.example",
-    "admin@summitfitness.example",
 )
 # Latency the sandbox adds to each API call of the Harbour organisation during the first sync, so
 # that its stages last long enough to be watched (a handful of calls: ~10 seconds in all).
@@ -172,6 +172,49 @@ def test_preferences_are_checked_saved_and_kept(page: Page, live_stack: LiveStac
     expect(page.locator("#sales_account_code-error")).to_have_count(0)
 
 
+def record_row(page: Page, label: str) -> Locator:
+    """One record of a run's log, by its label."""
+    return page.locator("tr.xerosync-record", has=page.get_by_role("rowheader", name=label, exact=True))
+
+
+def test_the_first_sync_now_is_a_preview_where_the_owner_settles_coastal_cafe(
+    page: Page, live_stack: LiveStack
+) -> None:
+    contacts_before = xero_contacts(live_stack, HARBOUR_ORG)
+    log_in(page, *HARBOUR_LOGIN)
+    open_accounting_sync(page)
+    sync_now(page)
+    await_run_outcome(page, "done")
+    expect(run_status(page)).to_contain_text("Preview ready")
+    expect(run_status(page)).to_contain_text("Nothing was written yet")
+    assert xero_contacts(live_stack, HARBOUR_ORG) == contacts_before, "the preview wrote to Xero"
+    save_screenshot(page, "preview-summary.png")
+
+    run_status(page).get_by_role("link", name="See the whole preview").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Preview of"))).to_be_visible()
+    expect(record_row(page, "Bright Spark Electrical")).to_contain_text("same e-mail address")
+    expect(record_row(page, "Greenleaf Landscaping")).to_contain_text("same name")
+    expect(record_row(page, "Summit Fitness Studio")).to_contain_text("contact code")
+    assert_accessible(page, "the preview page")
+    save_screenshot(page, "preview.png")
+    page.get_by_role("link", name=re.compile(r"^Skipped \(\d+\)$")).click()
+    expect(page.locator("tr.xerosync-record", has_text="Wholesale Supplies").first).to_contain_text(
+        "A supplier only in Xero")
+
+    page.get_by_role("link", name=re.compile(r"^Needs review \(3\)$")).click()
+    cafe = record_row(page, "Coastal Cafe")
+    expect(cafe).to_contain_text("2 records on the other side look like this one.")
+    cafe.get_by_label(re.compile(r"the Xero contact Coastal Cafe Ltd")).check()
+    save_screenshot(page, "preview-review.png")
+    cafe.get_by_role("button", name="Save decision").click()
+    expect(notice(page)).to_contain_text("It will be linked to the record you chose at the next sync.")
+    group = record_row(page, "Coastal Café Group")
+    group.get_by_label("Leave it out of the sync").check()
+    group.get_by_role("button", name="Save decision").click()
+    expect(notice(page)).to_contain_text("left out of the sync")
+    assert xero_contacts(live_stack, HARBOUR_ORG) == contacts_before, "deciding wrote to Xero"
+
+
 def test_sync_now_shows_live_progress_that_survives_leaving_the_page(page: Page, live_stack: LiveStack) -> None:
     log_in(page, *HARBOUR_LOGIN)
     open_accounting_sync(page)
@@ -220,8 +263,9 @@ def _watch_a_slow_sync(page: Page) -> None:
     assert len(progress_polls) == polls_at_summary, progress_polls[polls_at_summary:]
     assert_accessible(page, "the settings page (sync summary)")
     page.reload()
-    expect(page.locator(".xerosync-history li")).to_have_count(1)
-    expect(page.locator(".xerosync-history li")).to_contain_text("Done")
+    expect(page.locator(".xerosync-history li")).to_have_count(2)
+    expect(page.locator(".xerosync-history li").first).to_contain_text("Done")
+    expect(page.locator(".xerosync-history li").nth(1)).to_contain_text("Preview ready")
     expect(run_status(page)).to_contain_text("Last sync finished")
     save_screenshot(page, "summary.png")
 
@@ -248,6 +292,8 @@ def test_clients_from_xero_arrive_and_host_clients_reach_xero_once(page: Page, l
     assert not {c["Name"] for c in supplier_contacts()} & set(names), "supplier-only contacts came in"
     assert sum("bright spark" in name.casefold() for name in names) == 1
     assert sum("greenleaf" in name.casefold() for name in names) == 1
+    assert sum("coastal" in name.casefold() for name in names) == 1, "the ambiguous contacts were created here"
+    assert sum("summit" in name.casefold() for name in names) == 1
 
     contacts = xero_contacts(live_stack, HARBOUR_ORG)
     xero_names = [contact["Name"] for contact in contacts]
@@ -256,7 +302,8 @@ def test_clients_from_xero_arrive_and_host_clients_reach_xero_once(page: Page, l
     assert set(HOST_ONLY_CLIENT_EMAILS) <= xero_emails
     assert sum("bright spark" in name.casefold() for name in xero_names) == 1
     assert sum("greenleaf" in name.casefold() for name in xero_names) == 1
-    seeded = CUSTOMER_COUNT + len(supplier_contacts()) + len(MATCHING_CONTACTS)
+    assert sum("coastal" in name.casefold() for name in xero_names) == len(AMBIGUOUS_CONTACTS)
+    seeded = CUSTOMER_COUNT + len(supplier_contacts()) + len(MATCHING_CONTACTS) + len(AMBIGUOUS_CONTACTS)
     assert len(contacts) == seeded + len(HOST_ONLY_CLIENT_EMAILS)
 
 
@@ -360,3 +407,34 @@ def test_revoked_connection_needs_a_reconnect_that_keeps_links(page: Page, live_
     expect(notice(page)).to_contain_text("Disconnected from Xero")
     assert not [c for c in live_stack.control.connections() if c["tenantId"] == harbour.tenant_id]
     assert _link_count(live_stack) == links_before
+
+
+def test_connecting_another_organisation_asks_first_and_starts_fresh(page: Page, live_stack: LiveStack) -> None:
+    first = live_stack.orgs[HARBOUR_ORG].name
+    second = "Harbour Second Ltd"
+    live_stack.control.create_org(name=second, country="NZ", users=[live_stack.users["hana"]])
+    sign_in_to_xero(live_stack, "hana")
+    log_in(page, *HARBOUR_LOGIN)
+    open_accounting_sync(page)
+    expect(connection_heading(page)).to_have_text("Not connected")
+
+    start_connect(page)
+    page.get_by_label(first).uncheck()
+    authorise_on_consent(page, second)
+    expect(page.get_by_role("heading", name=f"Switch to {second}?")).to_be_visible()
+    explanation = page.locator(".xerosync-card--warning")
+    expect(explanation).to_contain_text(f"You synced with {first}; {second} starts fresh: nothing is linked to it yet")
+    expect(explanation).to_contain_text(f"Invoices pushed to {first} stay in {first}")
+    assert_accessible(page, "the switch-organisation page")
+    save_screenshot(page, "switch-organisation.png")
+    page.get_by_role("button", name="Switch and start fresh").click()
+
+    expect(connection_heading(page)).to_have_text("Connected to Xero")
+    expect(page.locator("section", has=connection_heading(page))).to_contain_text(second)
+    expect(run_status(page)).to_contain_text("Nothing synced yet")
+    expect(run_status(page)).not_to_contain_text(re.compile("failed|reconnect", re.IGNORECASE))
+    expect(page.locator(".xerosync-history li")).to_have_count(0)
+    open_invoice(page, "HFS-1001")
+    menu = open_actions_menu(page)
+    expect(menu.get_by_role("button", name="Push To Xero")).to_be_visible()
+    expect(menu).not_to_contain_text("In Xero")
