@@ -15,7 +15,7 @@ from flask import abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ...errors import XeroSyncError
-from ...models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunStatus
+from ...models import Connection, ConnectionStatus, Outcome, RecordResult, Run, RunKind, RunStatus
 from ...services import review, runs
 from ...services.connections import connection_of
 from ...services.run_status import Progress, live_progress, reconcile
@@ -113,7 +113,8 @@ def run_detail(account_id: str, run_id: str) -> str:
         page=page,
         filter_counts=runs.record_counts(session, run),
         reviewable={record.id for record in page.records if review.reviewable(record)},
-        settleable={record.id for record in page.records if review.has_differences(record)},
+        settleable={record.id for record in page.records
+                    if run.kind == RunKind.SYNC and review.has_differences(record)},
         notice=pop_notice(),
     )
 
