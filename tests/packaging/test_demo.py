@@ -238,8 +238,9 @@ def test_the_demo_connects_to_its_sandbox_and_syncs_through_its_worker(demo: Run
             time.sleep(0.2)
     assert runs == [("preview", "done", ""), ("sync", "done", "")]
     (tenant,) = [org["tenant_id"] for org in control.state()["orgs"] if org["name"] == "Harbour Field Services Ltd"]
-    names = {contact["Name"] for contact in control.contacts(tenant)}
-    assert {"Summit Fitness Studio", "Riverside Veterinary Clinic"} <= names
+    names = [contact["Name"] for contact in control.contacts(tenant)]
+    assert {"Harper & Sons Plumbing", "Riverside Veterinary Clinic"} <= set(names)
+    assert names.count("Summit Fitness") == 1 and "Summit Fitness Studio" not in names, "linked by its contact code"
     control.close()
 
 
