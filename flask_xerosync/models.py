@@ -156,13 +156,23 @@ class OrgCache(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ScopedRow:
+    """The columns of a row that belongs to one account, one Xero organisation and one kind of
+    record (``LinkKind``): nothing of one organisation is ever read as another's."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+
+
 class LinkKind:
     CLIENT = "client"
     ITEM = "item"
     INVOICE = "invoice"
 
 
-class Link(Base):
+class Link(ScopedRow, Base):
     """A host record and the Xero record it is synced with, per organisation.
 
     Links are keyed by tenant: reconnecting to the same organisation finds them again; another
@@ -175,10 +185,6 @@ class Link(Base):
         UniqueConstraint("account_id", "tenant_id", "kind", "xero_id", name="uq_xerosync_link_xero"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))
     host_id: Mapped[str] = mapped_column(String(64))
     xero_id: Mapped[str] = mapped_column(String(64))
     xero_key: Mapped[str] = mapped_column(String(255), default="")
@@ -195,7 +201,7 @@ class Side:
     XERO = "xero"
 
 
-class KnownRecord(Base):
+class KnownRecord(ScopedRow, Base):
     """What the sync knows of one record of one side, per account and organisation.
 
     Every host client scanned and every Xero contact pulled is kept here with its match keys and
@@ -214,10 +220,6 @@ class KnownRecord(Base):
         Index("ix_xerosync_known_pending", "account_id", "tenant_id", "kind", "side", "pending", "id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))
     side: Mapped[str] = mapped_column(String(4))
     record_id: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(255), default="")
@@ -232,7 +234,7 @@ class KnownRecord(Base):
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Decision(Base):
+class Decision(ScopedRow, Base):
     """An owner's decision about a record the sync could not decide alone (or a difference kept
     at a first link): honoured by the next sync, and by every preview until then."""
 
@@ -241,10 +243,6 @@ class Decision(Base):
         UniqueConstraint("account_id", "tenant_id", "kind", "side", "record_id", name="uq_xerosync_decision"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))
     side: Mapped[str] = mapped_column(String(4))
     record_id: Mapped[str] = mapped_column(String(64))
     # "link" (to ``target_id``), "create", "leave_out", or for a linked pair "use_xero" / "use_host".

@@ -31,29 +31,8 @@ _UPDATED_ON_CONFLICT = (
 
 
 @dataclass(frozen=True)
-class Known:
-    """One known record, as read back."""
-
-    id: int
-    record_id: str
-    label: str
-    email_key: str
-    name_key: str
-    number: str
-    archived: bool
-    values: dict[str, Any]
-    meta: dict[str, Any]
-    pending: bool
-    handled_run: str
-    source_updated_at: datetime | None
-
-    def flag(self, name: str) -> bool:
-        return bool(self.meta.get(name))
-
-
-@dataclass(frozen=True)
 class KnownRow:
-    """One known record to write."""
+    """One known record, as written."""
 
     record_id: str
     label: str
@@ -65,6 +44,17 @@ class KnownRow:
     meta: dict[str, Any] | None = None
     pending: bool = True
     source_updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Known(KnownRow):
+    """One known record, as read back: with its row id and the run that last handled it."""
+
+    id: int = 0
+    handled_run: str = ""
+
+    def flag(self, name: str) -> bool:
+        return bool((self.meta or {}).get(name))
 
 
 def _known(row: Any) -> Known:

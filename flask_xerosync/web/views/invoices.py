@@ -8,11 +8,13 @@ htmx with the partial itself (it replaces its wrapper) and plain form posts with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ...services import invoice_flags
-from ...services.connections import connection_of
+from ...services.connections import DbSession, connection_of
 from ...state import current_state
 from ..blueprint import bp, is_htmx
 from ..guards import plan_required
@@ -23,20 +25,21 @@ from ..rendering import FLAGGABLE, invoice_action_context, safe_next
 @plan_required
 def flag_invoice(account_id: str, invoice_id: str) -> Response | str:
     """Push To Xero (also Retry after a rejection, and Push changes after a push)."""
-    _own_invoice(account_id, invoice_id)
-    tenant_id = _flaggable(account_id)
-    if tenant_id:
-        invoice_flags.flag(current_state().db.session, account_id, tenant_id, invoice_id)
-    return _answer(account_id, invoice_id)
+    return _act(account_id, invoice_id, invoice_flags.flag)
 
 
 @bp.post("/invoices/<invoice_id>/unflag")
 @plan_required
 def unflag_invoice(account_id: str, invoice_id: str) -> Response | str:
+    return _act(account_id, invoice_id, invoice_flags.unflag)
+
+
+def _act(account_id: str, invoice_id: str, action: Callable[[DbSession, str, str, str], object]) -> Response | str:
+    """Flag or unflag an invoice of the account for the organisation it is connected to."""
     _own_invoice(account_id, invoice_id)
     tenant_id = _flaggable(account_id)
     if tenant_id:
-        invoice_flags.unflag(current_state().db.session, account_id, tenant_id, invoice_id)
+        action(current_state().db.session, account_id, tenant_id, invoice_id)
     return _answer(account_id, invoice_id)
 
 
