@@ -36,7 +36,7 @@ def candidates_of(record: RecordResult) -> list[dict[str, Any]]:
 
 
 def reviewable(record: RecordResult) -> bool:
-    return record.outcome == Outcome.NEEDS_REVIEW and not record.resolved and (record.details or {}).get("record")
+    return record.outcome == Outcome.NEEDS_REVIEW and not record.resolved and bool((record.details or {}).get("record"))
 
 
 def has_differences(record: RecordResult) -> bool:

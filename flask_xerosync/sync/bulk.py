@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, insert, select, tuple_, update
+from sqlalchemy import FromClause, Table, and_, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
@@ -26,7 +26,7 @@ def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
 
 def upsert(
     session: Session | scoped_session[Any],
-    table: Table,
+    table: FromClause,
     rows: Sequence[Mapping[str, Any]],
     *,
     keys: Sequence[str],
@@ -35,6 +35,7 @@ def upsert(
     """Insert ``rows``, or update the ``update`` columns of rows whose ``keys`` already exist."""
     if not rows:
         return
+    assert isinstance(table, Table), "upserts write to tables"
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -28,6 +28,9 @@ from .progress import ProgressEvent
 from .scope import Scope
 from .store import SyncStore
 
+STAGES: dict[str, type[ClientsStage] | type[ItemsStage] | type[InvoicesStage]] = {
+    "clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage,
+}
 ORGANISATION = "organisation"
 ORGANISATION_FIELDS = ("Name", "CountryCode", "BaseCurrency", "Timezone", "ShortCode")
 
@@ -97,7 +100,7 @@ class SyncEngine:
             for stage in self.stages[1:]:
                 if stage in finished:
                     continue
-                {"clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage}[stage](ctx).run()
+                STAGES[stage](ctx).run()
                 finished.append(stage)
                 ctx.commit()
             ctx.enter("done")

@@ -153,13 +153,15 @@ class InvoicesStage:
         client_ids = {invoice.client_id for invoice in invoices}
         links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
         missing = client_ids - set(links)
-        if missing:
-            self.clients = self.clients or ClientsStage(ctx)
-            resolved = self.clients.link_clients(missing)
-            links = ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids)
-            if ctx.dry_run:
-                links.update({host_id: _PreviewLink(host_id) for host_id in resolved})
-        return {host_id: link.xero_id for host_id, link in links.items()}
+        if not missing:
+            return {host_id: link.xero_id for host_id, link in links.items()}
+        self.clients = self.clients or ClientsStage(ctx)
+        resolved = self.clients.link_clients(missing)
+        contacts = {host_id: link.xero_id for host_id, link in
+                    ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids).items()}
+        if ctx.dry_run:
+            contacts.update({host_id: f"(new contact for client {host_id})" for host_id in resolved})
+        return contacts
 
     def _line(self, line: InvoiceLine, item_codes: dict[str, str]) -> dict[str, Any]:
         prefs = self.ctx.preferences
@@ -304,14 +306,6 @@ class InvoicesStage:
         pushed, self.pushed = self.pushed, []
         for invoice_id, xero_id, number in pushed:
             self.ctx.on_invoice_pushed(self.ctx.account_id, invoice_id, xero_id, number)
-
-
-class _PreviewLink:
-    """In a preview, a client the sync would link or create first stands in for its link."""
-
-    def __init__(self, host_id: str) -> None:
-        self.host_id = host_id
-        self.xero_id = f"(new contact for client {host_id})"
 
 
 def total_difference(host_total: Decimal | None, xero_total: Decimal | None, xero_subtotal: Decimal | None) -> str:

@@ -33,6 +33,7 @@ from .context import SyncContext, batched, iso, parse_mark
 from .known import Known, KnownRecords, KnownRow
 from .outcomes import TO_HOST, TO_XERO, RecordOutcome, fix_for
 from .rules import code_key, name_key
+from ..xero.results import WriteResult
 from .store import LinkRow
 from .xero_dates import xero_updated_at
 
@@ -315,6 +316,7 @@ class ItemsStage:
             to_send.append((row, values, generated))
         host_items = self._host_items([row.record_id for row, _, generated in to_send if generated])
         ctx.commit()
+        results: Sequence[WriteResult | None]
         if ctx.dry_run:
             ctx.estimate_calls("items", -(-len(to_send) // BATCH))
             results = [None] * len(to_send)
@@ -327,7 +329,7 @@ class ItemsStage:
                              fix=fix_for(result.messages), details={"code": values["code"]})
                 self.known.handled(Side.HOST, [row.record_id], ctx.run_id, pending=True)
                 continue
-            record = result.record if result is not None else {}
+            record: dict[str, Any] = result.record if result is not None else {}
             xero_id = str(record.get("ItemID") or "")
             xero_values = values_of_xero(record) if record else dict(values)
             if xero_id:
@@ -343,7 +345,7 @@ class ItemsStage:
     def _codes_like(self, name: str) -> set[str]:
         """Code keys known on either side that a code generated from ``name`` could collide with."""
         stem = code_key(generate_code(name, set()))
-        found = set()
+        found: set[str] = set()
         for side in (Side.XERO, Side.HOST):
             found.update(row.number for row in self.known.sharing_keys(side, numbers=[stem]))
         suffixes = [f"{stem[: CODE_MAX - len(str(n)) - 1].rstrip('-')}-{n}" for n in range(2, 50)]

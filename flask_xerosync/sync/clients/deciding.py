@@ -345,7 +345,7 @@ class Decider:
             payload = mapping.contact_payload(row.values, self.ctx.region, contact_number=row.record_id)
             return Unit(CREATE_IN_XERO, row.label, host_id=row.record_id, host_values=dict(row.values),
                         xero_payload=payload, direction=TO_XERO, details=decided)
-        if row.meta.get("merged_to"):
+        if row.flag("merged_to"):
             return Unit(SKIP, row.label, xero_id=row.record_id, direction=TO_HOST,
                         message="Merged into another contact in Xero, so it is not added here.")
         if row.archived:
@@ -382,7 +382,7 @@ class Decider:
     def _fill_host_clients(self, units: list[Unit]) -> None:
         """Host saves of first links need the whole host client (its fields the sync does not
         touch are kept), read in one call for the batch."""
-        wanted = [unit.host_id for unit in units if unit.action == LINK and unit.details.get("fill_host")]
+        wanted = [str(unit.host_id) for unit in units if unit.action == LINK and unit.details.get("fill_host")]
         if not wanted:
             return
         current = self.ctx.host_clients(wanted)
