@@ -82,6 +82,17 @@ RULE_LABELS = {
     CODE: "same item code",
 }
 
+# Why a record needs review (``Verdict.reason``; the run log words them for the record's side).
+SEVERAL = "several"
+CLAIMED = "claimed"
+LINKED_ELSEWHERE = "linked_elsewhere"
+ARCHIVED = "archived"
+OTHER_EMAIL = "other_email"
+TWINS = "twins"
+CODE_LINKED = "code_linked"
+CODE_ARCHIVED = "code_archived"
+CODE_OTHERWISE_DIFFERENT = "code_otherwise_different"
+
 # What the owner can decide for a record in review.
 LINK_TO = "link"
 CREATE_NEW = "create"
@@ -133,9 +144,10 @@ def shared_rules(mine: Keys, theirs: Keys, *, number_rule: bool) -> tuple[str, .
 class Verdict:
     """What the rules decide for one unlinked record.
 
-    ``action``: "link" (with ``partner`` and ``rule``), "create", "review" (``reason`` and
-    ``candidates``, or ``twins``: records of the same side that would take the same name in Xero)
-    or "leave_out" (the owner's decision).
+    ``action``: "link" (with ``partner`` and ``rule``), "create", "review" (``reason``, one of the
+    review reasons above, and ``candidates``, or ``twins``: records of the same side that would
+    take the same name in Xero) or "leave_out" (the owner's decision; ``reason`` is then the text
+    the log shows).
     """
 
     action: str
@@ -172,26 +184,24 @@ def decide(
     if number_partner is not None and number_partner in by_id:
         partner = by_id[number_partner]
         if partner.keys.linked_to is not None:
-            return _review(candidates, "The contact that carries this client's code is linked to another record.")
+            return _review(candidates, CODE_LINKED)
         if partner.keys.archived or record.archived:
-            return _review(candidates, "The contact that carries this client's code is archived; restore it or "
-                           "create a new one.")
+            return _review(candidates, CODE_ARCHIVED)
         if EMAIL in partner.rules or NAME in partner.rules:
             return Verdict("link", partner=number_partner, rule=NUMBER)
-        return _review(candidates, "The Xero contact code names this client, but the contact's name and e-mail "
-                       "are different.")
+        return _review(candidates, CODE_OTHERWISE_DIFFERENT)
     if len(candidates) > 1:
-        return _review(candidates, f"{len(candidates)} records on the other side look like this one.")
+        return _review(candidates, SEVERAL)
     only = candidates[0]
     if only.keys.linked_to is not None:
-        return _review(candidates, "It looks like a record that is already linked to another one.")
+        return _review(candidates, LINKED_ELSEWHERE)
     if only.keys.archived or record.archived:
-        return _review(candidates, "It looks like an archived record; restore it or create a new one.")
+        return _review(candidates, ARCHIVED)
     rivals = [c for c in candidates_of.get(only.record_id, ()) if c.record_id != record.record_id]
     if rivals:
-        return _review(candidates, "Several records here look like the same one on the other side.")
+        return _review(candidates, CLAIMED)
     if NUMBER not in only.rules and EMAIL not in only.rules and record.email and only.keys.email:
-        return _review(candidates, "Same name, but different e-mail addresses: they may be different businesses.")
+        return _review(candidates, OTHER_EMAIL)
     return Verdict("link", partner=only.record_id, rule=_strongest(only.rules))
 
 

@@ -203,7 +203,7 @@ def test_the_first_sync_now_is_a_preview_where_the_owner_settles_coastal_cafe(
 
     page.get_by_role("link", name=re.compile(r"^Needs review \(3\)$")).click()
     cafe = record_row(page, "Coastal Cafe")
-    expect(cafe).to_contain_text("2 records on the other side look like this one.")
+    expect(cafe).to_contain_text("2 Xero contacts look like this client.")
     cafe.get_by_label(re.compile(r"the Xero contact Coastal Cafe Ltd")).check()
     save_screenshot(page, "preview-review.png")
     cafe.get_by_role("button", name="Save decision").click()

@@ -239,7 +239,7 @@ class Decider:
                 number_partner=self._number_partner(side, row, matched, same_number),
             )
             if verdict.action == "create" and not verdict.reason and len(twins.get(row.name_key, ())) > 1:
-                verdict = rules.Verdict("review", reason=_TWINS, twins=tuple(
+                verdict = rules.Verdict("review", reason=rules.TWINS, twins=tuple(
                     twin.record_id for twin in twins[row.name_key] if twin.record_id != row.record_id))
             verdicts.append((row, verdict))
         units = self._units(side, verdicts, link_of)
@@ -324,7 +324,7 @@ class Decider:
         direction = TO_XERO if side == Side.HOST else TO_HOST
         if verdict.action == "review":
             return Unit(REVIEW, row.label, host_id=host_id, xero_id=xero_id, direction=direction,
-                        message=verdict.reason, fix=_REVIEW_FIX,
+                        message=review_reason(verdict, side), fix=_REVIEW_FIX,
                         details={"kind": "client", "side": side, "candidates": views,
                                  "record": {"side": side, "id": row.record_id, "label": row.label,
                                             "email": row.values.get("email", "")}})
@@ -392,8 +392,32 @@ class Decider:
                 unit.save_host = mapping.client_with(current[unit.host_id], fill)
 
 
-_TWINS = ("Another client here has the same name: it may be the same client entered twice, and Xero needs "
-          "contact names to be unique.")
+_REASONS = {
+    rules.SEVERAL: "{n} {others} look like this {one}.",
+    rules.CLAIMED: "The {other} it matches also matches another {one_here}: which is which needs you.",
+    rules.LINKED_ELSEWHERE: "It looks like a {other} that is already linked to another {one}.",
+    rules.ARCHIVED: "It looks like an archived record; restore it (in Xero or here) or create a new one.",
+    rules.OTHER_EMAIL: "Same name, but different e-mail addresses: they may be different businesses.",
+    rules.TWINS: "Another client here has the same name: it may be the same client entered twice, and Xero needs "
+                 "contact names to be unique.",
+    rules.CODE_LINKED: "The Xero contact carrying this client's contact code is linked to another client.",
+    rules.CODE_ARCHIVED: "The Xero contact carrying this client's contact code is archived; restore it or create a "
+                         "new one.",
+    rules.CODE_OTHERWISE_DIFFERENT: "A Xero contact carries this client's contact code, but its name and e-mail are "
+                                    "different.",
+}
+_SIDE_WORDS = {
+    Side.HOST: {"one": "client", "other": "Xero contact", "others": "Xero contacts", "one_here": "client here"},
+    Side.XERO: {"one": "Xero contact", "other": "client here", "others": "clients here",
+                "one_here": "Xero contact"},
+}
+
+
+def review_reason(verdict: rules.Verdict, side: str) -> str:
+    """Why a record needs review, in words for its side."""
+    template = _REASONS.get(verdict.reason, verdict.reason)
+    return template.format(n=len(verdict.candidates), **_SIDE_WORDS[side])
+
 _REVIEW_FIX = (
     "Choose below: link it to one of the records listed, create it as a new record, or leave it out. "
     "The next sync does what you chose."
