@@ -31,9 +31,15 @@ RECORD_FILTERS = {
 PROBLEMS = (Outcome.FAILED, Outcome.NEEDS_REVIEW)
 
 
-def problems(run: Run) -> int:
-    """Records of the run that failed or wait for a person: a run with any did not fully succeed."""
-    return sum(counts.get(outcome, 0) for counts in (run.counts or {}).values() for outcome in PROBLEMS)
+def problems(session: DbSession, run: Run) -> int:
+    """Records of the run that failed or wait for a person and were not decided since: a run with
+    any did not fully succeed (a preview's count goes down as the owner decides)."""
+    if not any(counts.get(outcome) for counts in (run.counts or {}).values() for outcome in PROBLEMS):
+        return 0
+    return int(session.scalar(
+        select(func.count()).select_from(RecordResult)
+        .where(RecordResult.run_id == run.id, RecordResult.outcome.in_(PROBLEMS), RecordResult.resolved.is_(False))
+    ) or 0)
 
 
 def format_time(moment: datetime) -> str:

@@ -75,7 +75,9 @@ NUMBER = "number"
 EMAIL = "email"
 NAME = "name"
 CODE = "code"
+DECISION = "decision"
 RULE_LABELS = {
+    DECISION: "your decision",
     NUMBER: "the Xero contact code is this client's id",
     EMAIL: "same e-mail address",
     NAME: "same name",
@@ -226,5 +228,5 @@ def _owner_decision(decision: tuple[str, str | None], by_id: Mapping[str, Candid
     if action == LINK_TO and target is not None:
         chosen = by_id.get(target)
         if chosen is not None and chosen.keys.linked_to is None:
-            return Verdict("link", partner=target, rule="decision", reason="Linked by your decision.")
+            return Verdict("link", partner=target, rule=DECISION, reason="Linked by your decision.")
     return None

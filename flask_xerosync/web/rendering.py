@@ -71,7 +71,7 @@ def run_helpers() -> dict[str, Any]:
         "xerosync_stage_label": stage_label,
         "xerosync_progress_text": progress_text,
         "xerosync_outcomes": Outcome.ALL,
-        "xerosync_problems": problems,
+        "xerosync_problems": lambda run: problems(current_state().db.session, run),
         "xerosync_problem_filter": problem_filter,
     }
 
