@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from ..host import Client, HostData
+from ..host import Client, HostData, PaidStatus
 from ..models import Preferences
 from .outcomes import RecordOutcome, Tally
 from .ports import XeroApiPort
@@ -58,6 +58,7 @@ class SyncContext:
     cursor: dict[str, Any] = field(default_factory=dict)
     marks: dict[str, str] = field(default_factory=dict)
     on_invoice_pushed: Callable[[str, str, str, str], None] = lambda account, invoice, xero_id, number: None
+    on_invoice_paid: Callable[[str, PaidStatus], None] = lambda account, status: None
     tally: Tally = field(default_factory=Tally)
     stage: str = "connect"
     done: int = 0

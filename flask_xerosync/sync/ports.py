@@ -16,6 +16,12 @@ class ContactPageLike(Protocol):
     xero_time: datetime | None
 
 
+class InvoicePageLike(Protocol):
+    number: int
+    invoices: list[dict[str, Any]]
+    xero_time: datetime | None
+
+
 class XeroApiPort(Protocol):
     @property
     def calls(self) -> int: ...
@@ -47,3 +53,7 @@ class XeroApiPort(Protocol):
     def get_invoices(self, ids: Sequence[str]) -> list[dict[str, Any]]: ...
 
     def upsert_invoices(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]: ...
+
+    def iter_invoice_pages(
+        self, modified_since: datetime | None, *, statuses: Sequence[str], start_page: int = 1
+    ) -> Iterator[InvoicePageLike]: ...
