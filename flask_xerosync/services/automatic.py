@@ -40,7 +40,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-from ..models import Connection, ConnectionStatus, Preferences, SyncMode, utcnow
+from ..models import Connection, ConnectionStatus, Preferences, SyncMode, default_preferences, utcnow
 from ..state import XeroSyncState
 from ..sync.engine import RECONCILE_MARKS
 from .connections import connection_of
@@ -108,6 +108,19 @@ def arm_schedule(state: XeroSyncState, account_id: str, *, now: datetime | None 
     )
     state.redis.set(key, job_id)
     return due
+
+
+def save_sync_mode(state: XeroSyncState, account_id: str, mode: str, hour: int) -> datetime | None:
+    """Keep when the account syncs (its own commit) and arm or cancel its schedule; returns when
+    the next automatic sync will run."""
+    session = state.db.session
+    preferences = session.get(Preferences, account_id)
+    if preferences is None:
+        preferences = default_preferences(account_id)
+        session.add(preferences)
+    preferences.sync_mode, preferences.sync_hour = mode, hour
+    session.commit()
+    return arm_schedule(state, account_id)
 
 
 def is_current_schedule(state: XeroSyncState, account_id: str, job_id: str) -> bool:

@@ -18,7 +18,7 @@ on from the page after the last one it committed. A preview reads nothing and co
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,15 +53,22 @@ def paid_status(flag: InvoiceFlag, record: Mapping[str, Any]) -> PaidStatus:
     )
 
 
+def describe_payment(status: str, amount_paid: Decimal | None, amount_due: Decimal | None, paid_on: date | None) -> str:
+    """What Xero's status says of an invoice's payment, in words ("" for an unpaid invoice):
+    the run log and the invoice's actions menu both say it this way."""
+    if status == "PAID":
+        return f"Paid in Xero on {format_day(paid_on)}." if paid_on else "Paid in Xero."
+    if status in ("VOIDED", "DELETED"):
+        return f"{status.capitalize()} in Xero."
+    if amount_paid:
+        return f"Part paid in Xero: {amount_paid:.2f} paid, {amount_due or 0:.2f} due."
+    return ""
+
+
 def describe(status: PaidStatus) -> str:
     """The run log's words for a status read back."""
-    if status.status == "PAID":
-        return f"Paid in Xero on {format_day(status.paid_on)}." if status.paid_on else "Paid in Xero."
-    if status.status in ("VOIDED", "DELETED"):
-        return f"{status.status.capitalize()} in Xero."
-    if status.amount_paid > 0:
-        return f"Part paid in Xero: {status.amount_paid:.2f} paid, {status.amount_due:.2f} due."
-    return "Not paid yet in Xero."
+    text = describe_payment(status.status, status.amount_paid, status.amount_due, status.paid_on)
+    return text or "Not paid yet in Xero."
 
 
 def _money(value: Any) -> Decimal:
