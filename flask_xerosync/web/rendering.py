@@ -2,9 +2,10 @@
 
 - :func:`render_page` gives every page ``base_template`` (the host's layout,
   ``XEROSYNC_BASE_TEMPLATE``) and ``xerosync_config``.
-- The host's templates get two Jinja globals (:data:`HOST_TEMPLATE_GLOBALS`):
-  ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice, and
-  ``xerosync_head()``, the stylesheet and htmx for a host page that shows it.
+- The host's templates (and the blueprint's) get the Jinja globals of :data:`HOST_TEMPLATE_GLOBALS`:
+  ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice,
+  ``xerosync_head()``, the stylesheet and htmx for a host page that shows it, and
+  ``xerosync_time(moment)`` / ``xerosync_date(day)``, the one way times and dates are written.
 - The blueprint's templates get the display helpers of runs (``xerosync_time``,
   ``xerosync_stage_label``, ``xerosync_progress_text``, ``xerosync_outcomes``).
 - Times are written one way (:mod:`flask_xerosync.timefmt`), in the time zone of the current
@@ -87,8 +88,6 @@ def time_text(moment: datetime) -> str:
 @bp.context_processor
 def run_helpers() -> dict[str, Any]:
     return {
-        "xerosync_time": time_text,
-        "xerosync_date": format_day,
         "xerosync_stage_label": stage_label,
         "xerosync_progress_text": progress_text,
         "xerosync_outcomes": Outcome.ALL,
@@ -158,8 +157,10 @@ def _web_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Markup]] = {
+HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "xerosync_invoice_action": invoice_action,
     "xerosync_head": head_assets,
+    "xerosync_time": time_text,
+    "xerosync_date": format_day,
 }
 """The Jinja globals ``init_app`` registers on the host app."""
