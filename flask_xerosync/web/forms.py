@@ -110,7 +110,7 @@ class AutomaticForm(FlaskForm):
     class Meta:
         csrf = False
 
-    sync_mode = RadioField("When to sync", choices=[SelectChoice(mode, SYNC_MODE_LABELS[mode]) for mode in SyncMode.ALL],
+    sync_mode = RadioField("Syncs run", choices=[SelectChoice(mode, SYNC_MODE_LABELS[mode]) for mode in SyncMode.ALL],
                            validators=[InputRequired(message="Choose when to sync.")])
     sync_hour = SelectField("Hour of the daily sync", coerce=int,
                             choices=[SelectChoice(hour, f"{hour:02d}:00") for hour in range(24)])
