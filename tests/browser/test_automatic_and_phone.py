@@ -29,7 +29,7 @@ from journey import (
     sync_now,
 )
 from live_stack import WEBHOOK_KEY, LiveStack, await_condition
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 from sandbox_world import (
     HARBOUR_ORG,
     MATCHING_CONTACTS,
@@ -66,6 +66,13 @@ def fits_the_screen(page: Page, what: str) -> None:
         .filter(e => e.scrollWidth > document.documentElement.clientWidth + 1)
         .slice(-5).map(e => e.tagName + ' ' + e.scrollWidth + ' ' + e.outerHTML.slice(0, 160))""")
     assert overflow <= 0, f"{what} is {overflow}px wider than the screen: {wide}"
+
+
+def on_screen(page: Page, locator: Locator, what: str) -> None:
+    """Every side of ``locator`` is on the screen (a box cut off at the left scrolls nowhere)."""
+    box = locator.bounding_box()
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{what} is off the screen: {box}"
 
 
 def focused_id(page: Page) -> str:
@@ -217,5 +224,6 @@ def test_invoice_menu_on_a_phone(phone: Page) -> None:
     menu = open_actions_menu(phone)
     expect(menu).to_contain_text("Paid in Xero on 3 Dec 2025.")
     fits_the_screen(phone, "the invoice page with its actions menu open")
+    on_screen(phone, menu, "the actions menu")
     assert_accessible(phone, "the invoice page on a phone")
     save_screenshot(phone, "invoice-phone.png")
