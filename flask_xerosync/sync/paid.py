@@ -17,8 +17,8 @@ on from the page after the last one it committed. A preview reads nothing and co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,13 +26,13 @@ from ..host import PaidStatus
 from ..models import InvoiceFlag, Outcome, utcnow
 from ..timefmt import format_day
 from ..xero.dates import parse_xero_day
-from .context import SyncContext, iso, parse_mark
+from .context import PULL_MARK_MARGIN, SyncContext, iso, parse_mark
 from .outcomes import TO_HOST
+from .ports import InvoicePageLike
 
 STAGE = "paid"
 PAID_MARK = "xero_paid"
 STATUSES = ("AUTHORISED", "PAID", "VOIDED", "DELETED")
-MARK_MARGIN = timedelta(seconds=1)
 
 
 def paid_status(flag: InvoiceFlag, record: Mapping[str, Any]) -> PaidStatus:
@@ -96,36 +96,27 @@ class PaidStage:
         if ctx.dry_run:
             ctx.estimate_calls(STAGE, 1)
             return
-        started = parse_mark(self.cursor.get("started"))
-        first_page = int(self.cursor.get("page", 0)) + 1
-        for page in ctx.api.iter_invoice_pages(since, statuses=STATUSES, start_page=first_page):
-            if started is None and page.xero_time is not None:
-                started = page.xero_time
-                self.cursor["started"] = iso(started)
-            self._take(page.invoices)
-            self.cursor["page"] = page.number
-            ctx.progress(len(page.invoices))
-            ctx.commit()
-            self._announce()
-        if started is not None:
-            ctx.set_mark(PAID_MARK, iso((started - MARK_MARGIN).replace(microsecond=0)))
+        first_page = int(self.cursor.get("pull_page", 0)) + 1
+        pages = ctx.api.iter_invoice_pages(since, statuses=STATUSES, start_page=first_page)
+        ctx.pull(self.cursor, pages, self._take, PAID_MARK, after_commit=self._announce)
         ctx.commit()
 
     def _since(self) -> datetime | None:
         """Where this read starts (see the module docstring), kept in the cursor so a continued
         run reads from the same point."""
         ctx = self.ctx
-        if "since" not in self.cursor:
+        if "pull_since" not in self.cursor:
             since = parse_mark(ctx.marks.get(PAID_MARK))
             if since is None:
                 first = ctx.store.first_push(ctx.scope)
-                since = first - MARK_MARGIN if first is not None else None
-            self.cursor["since"] = iso(since)
-        return parse_mark(self.cursor["since"])
+                since = first - PULL_MARK_MARGIN if first is not None else None
+            self.cursor["pull_since"] = iso(since)
+        return parse_mark(self.cursor["pull_since"])
 
-    def _take(self, records: Iterable[Mapping[str, Any]]) -> None:
+    def _take(self, page: InvoicePageLike) -> int:
+        """Keep what one page says of the invoices this app pushed; returns the page's size."""
         ctx = self.ctx
-        by_id = {str(record["InvoiceID"]): record for record in records if record.get("InvoiceID")}
+        by_id = {str(record["InvoiceID"]): record for record in page.invoices if record.get("InvoiceID")}
         changed: list[PaidStatus] = []
         now = utcnow()
         for xero_id, flag in ctx.store.flags_by_xero(ctx.scope, list(by_id)).items():
@@ -143,6 +134,7 @@ class PaidStage:
         if changed and callable(mark_invoices_paid):
             mark_invoices_paid(ctx.account_id, changed)
         self.paid.extend(status for status in changed if status.fully_paid)
+        return len(page.invoices)
 
     def _announce(self) -> None:
         """Tell the run about the invoices of the page just committed that are now fully paid."""

@@ -10,16 +10,17 @@ from typing import Any, Protocol
 from ..xero.results import WriteResult
 
 
-class ContactPageLike(Protocol):
+class PageLike(Protocol):
     number: int
+    xero_time: datetime | None
+
+
+class ContactPageLike(PageLike, Protocol):
     contacts: list[dict[str, Any]]
-    xero_time: datetime | None
 
 
-class InvoicePageLike(Protocol):
-    number: int
+class InvoicePageLike(PageLike, Protocol):
     invoices: list[dict[str, Any]]
-    xero_time: datetime | None
 
 
 class XeroApiPort(Protocol):
