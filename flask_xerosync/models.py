@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 metadata = MetaData(
     naming_convention={
@@ -150,11 +151,15 @@ class Preferences(Base):
     tax_type: Mapped[str] = mapped_column(String(40), default=PREFERENCE_DEFAULTS["tax_type"])
     conflict_policy: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["conflict_policy"])
     contact_filter: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["contact_filter"])
+    # Added after the first release: server defaults let a migration add them to existing rows.
     # Read back Status, AmountPaid, AmountDue and FullyPaidOnDate of pushed invoices (opt-in).
-    read_paid_status: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["read_paid_status"])
-    sync_mode: Mapped[str] = mapped_column(String(10), default=PREFERENCE_DEFAULTS["sync_mode"])
+    read_paid_status: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["read_paid_status"],
+                                                   server_default=false())
+    sync_mode: Mapped[str] = mapped_column(String(10), default=PREFERENCE_DEFAULTS["sync_mode"],
+                                           server_default=PREFERENCE_DEFAULTS["sync_mode"])
     # The hour (0-23, in the business's time zone) of a daily sync.
-    sync_hour: Mapped[int] = mapped_column(Integer, default=PREFERENCE_DEFAULTS["sync_hour"])
+    sync_hour: Mapped[int] = mapped_column(Integer, default=PREFERENCE_DEFAULTS["sync_hour"],
+                                           server_default=str(PREFERENCE_DEFAULTS["sync_hour"]))
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
