@@ -60,7 +60,7 @@ PENDING_SLACK = 3600
 # A reconcile is due once 95% of its interval has passed, so a daily schedule reconciles daily
 # even when its runs start a few seconds apart.
 RECONCILE_DUE = 0.95
-# The job of an occurrence is kept in Redis this long after it ran.
+# Seconds an automatic job may take: it only decides, and queues the run (the run has its own).
 AUTOMATIC_JOB_TIMEOUT = 600
 LIVE_STATUSES = (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
 
@@ -83,17 +83,16 @@ def next_due(mode: str, hour: int, zone: tzinfo, now: datetime) -> datetime | No
     raise AssertionError("a day has an hour o'clock within two days")
 
 
-def next_sync_at(state: XeroSyncState, preferences: Preferences) -> datetime | None:
-    """When the account's schedule fires next (``None``: manual only)."""
+def next_sync_at(state: XeroSyncState, preferences: Preferences, now: datetime | None = None) -> datetime | None:
+    """When the account's schedule fires next after ``now`` (``None``: manual only)."""
     zone = state.timezone_of(preferences.account_id)
-    return next_due(preferences.sync_mode, preferences.sync_hour, zone, utcnow())
+    return next_due(preferences.sync_mode, preferences.sync_hour, zone, now or utcnow())
 
 
 def arm_schedule(state: XeroSyncState, account_id: str, *, now: datetime | None = None) -> datetime | None:
     """Schedule the account's next automatic sync as its preferences say (cancelling one that is
     no longer due); returns when it will run, ``None`` for manual."""
-    preferences = preferences_for(state.db.session, account_id)
-    due = next_due(preferences.sync_mode, preferences.sync_hour, state.timezone_of(account_id), now or utcnow())
+    due = next_sync_at(state, preferences_for(state.db.session, account_id), now)
     key = SCHEDULE_KEY.format(account_id=account_id)
     job_id = f"xerosync-schedule-{account_id}-{int(due.timestamp())}" if due is not None else None
     previous = _text(state.redis.get(key))

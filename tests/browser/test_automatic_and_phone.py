@@ -47,8 +47,10 @@ RUN_TIMEOUT_S = 90
 
 
 @pytest.fixture
-def phone(chromium_browser: Browser, live_stack: LiveStack) -> Iterator[Page]:
-    """A phone-sized browser (390 x 844, touch), logged in as Harbour's owner."""
+def phone(chromium_browser: Browser, live_stack: LiveStack, browser_name: str) -> Iterator[Page]:
+    """A phone-sized browser (390 x 844, touch), logged in as Harbour's owner. (``browser_name``
+    gives these tests the same browser parameter as the ``page`` ones, so pytest keeps the whole
+    module together on its stack.)"""
     context = chromium_browser.new_context(viewport=PHONE, base_url=live_stack.app_url, is_mobile=True,
                                            has_touch=True, device_scale_factor=2)
     page = context.new_page()

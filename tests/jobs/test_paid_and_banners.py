@@ -152,5 +152,5 @@ def test_banners_belong_to_their_business(connected: Any, app: Flask, harbour_cl
 def test_the_plan_gate_links_to_the_upgrade_page(app: Flask, basic_client: FlaskClient) -> None:
     page = basic_client.get(SETTINGS)
     assert "Xero sync is not included in your plan" in page.get_data(as_text=True)
-    assert '<a class="xerosync-button" href="/upgrade">See plans and upgrade</a>' in page.get_data(as_text=True)
+    assert '<a class="xerosync-button" href="/upgrade">See the plans</a>' in page.get_data(as_text=True)
     assert "Accounting Sync with Xero" in basic_client.get("/upgrade").get_data(as_text=True)
