@@ -64,7 +64,7 @@ def xero_id(app: Flask, invoice_id: str) -> str:
 def banners(client: FlaskClient, path: str = "/invoices") -> list[str]:
     html = client.get(path).get_data(as_text=True)
     return [" ".join(re.sub(r"<[^>]+>", "", text).split())
-            for text in re.findall(r'<div class="banner banner-\w+"[^>]*>\s*<p>(.*?)</p>', html, re.S)]
+            for text in re.findall(r'<div class="banner banner-\w+"[^>]*>\s*<p[^>]*>(.*?)</p>', html, re.S)]
 
 
 def test_paid_in_xero_shows_in_the_menu_and_the_host(connected: Any, app: Flask, harbour_client: FlaskClient) -> None:
