@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI="sqlite:///example.sqlite",
         XEROSYNC_BASE_TEMPLATE="example/base.html",
+        XEROSYNC_UPGRADE_URL="/upgrade",
     )
     app.config.update(
         {key: value for key, value in os.environ.items() if value and (key in _ENV_KEYS or key.startswith("XEROSYNC_"))}
@@ -44,11 +45,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     xerosync.init_app(app, db=db, host_data=ExampleHostData())
 
-    from . import auth, cli, vendor, views
+    from . import auth, cli, notices, vendor, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(vendor.bp)
+    app.register_blueprint(notices.bp)
+    notices.connect_signals(app)
     cli.register(app)
     return app
 
@@ -69,3 +72,9 @@ def current_business_id() -> str | None:
 def business_has_xero(account_id: str) -> bool:
     business = db.session.get(Business, int(account_id))
     return business is not None and business.has_xero
+
+
+@xerosync.timezone_loader
+def business_timezone(account_id: str) -> str | None:
+    business = db.session.get(Business, int(account_id))
+    return business.timezone if business is not None else None

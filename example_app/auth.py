@@ -29,7 +29,7 @@ def login() -> str | Response:
         user = db.session.scalar(select(User).where(User.email == form.email.data.strip().lower()))
         if user is not None and user.check_password(form.password.data):
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("example.clients"))
+            return redirect(safe_next(request.args.get("next")) or url_for("example.clients"))
         flash("That e-mail and password do not match.", "error")
     return render_template("example/login.html", form=form)
 
@@ -40,7 +40,7 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """A path on this host, never another site ("//evil", "/\\evil" and schemes are refused)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None

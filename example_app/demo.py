@@ -43,6 +43,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 HTMX_FILE = CHECKOUT / "vendor" / "htmx.min.js"
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+WEBHOOK_PATH = "/settings/accounting-sync/webhooks"
 EXIT_STOPPED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
@@ -222,6 +223,7 @@ class DemoStack:
             "--host", settings.host, "--port", str(settings.app_port), "--no-reload", "--no-debugger",
         ], env)
         self._await(app, lambda: _answers(settings.app_url + "/login"))
+        subscribe_to_webhooks(settings, env["XEROSYNC_WEBHOOK_KEY"])
 
     def first_stopped(self) -> ManagedProcess | None:
         return next((process for process in self.processes if process.exit_code() is not None), None)
@@ -284,6 +286,9 @@ def demo_environment(settings: DemoSettings, redis_url: str) -> dict[str, str]:
         XEROSYNC_SANDBOX_URL=settings.sandbox_url,
         XEROSYNC_ALLOW_SANDBOX="true",  # the demo's app and worker run against the sandbox on purpose
         XEROSYNC_HTMX_URL="/vendor/htmx.min.js",
+        # the sandbox sends Xero's webhooks to the demo app (subscribed once it answers)
+        XEROSYNC_WEBHOOK_KEY=secrets.token_urlsafe(24),
+        XEROSYNC_WEBHOOK_DELAY="5",
     )
     return env
 
@@ -317,6 +322,20 @@ def _worker_registered(redis_url: str) -> bool:
         return rq.Worker.count(connection=connection) > 0
     finally:
         connection.close()
+
+
+def subscribe_to_webhooks(settings: DemoSettings, signing_key: str) -> None:
+    """Subscribe the demo's Xero app to webhooks delivered to the demo app, as one does in Xero's
+    developer portal (the sandbox runs Intent to Receive against the app before it answers)."""
+    control = SandboxControl(settings.sandbox_url, timeout=30)
+    try:
+        hook = control.register_webhook(DEMO_CLIENT_ID, settings.app_url + WEBHOOK_PATH, signing_key=signing_key)
+    except (SandboxError, requests.RequestException) as exc:
+        raise DemoError(f"The sandbox could not subscribe the demo app to webhooks: {exc}") from exc
+    finally:
+        control.close()
+    if hook.get("status") != "OK":
+        raise DemoError(f"The sandbox could not deliver webhooks to the demo app: {hook.get('reason')}")
 
 
 def sandbox_lines(sandbox_url: str) -> list[str]:

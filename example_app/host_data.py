@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from flask_xerosync import Address, Client, HostData, Invoice, InvoiceLine, Item
+from flask_xerosync import Address, Client, HostData, Invoice, InvoiceLine, Item, PaidStatus
 
 from . import models
 from .models import db
@@ -92,6 +92,16 @@ class ExampleHostData(HostData):
             .order_by(models.Invoice.id)
         )
         return [invoice_value(row) for row in rows]
+
+    def mark_invoices_paid(self, account_id: str, updates: Sequence[PaidStatus]) -> None:
+        """The optional method :class:`~flask_xerosync.HostData` documents: what Xero says of the
+        payment of invoices pushed there (paid, part paid, voided, deleted), shown on the invoice."""
+        for update in updates:
+            row = db.session.get(models.Invoice, int(update.invoice_id)) if update.invoice_id.isdigit() else None
+            if row is None or row.business_id != int(account_id):
+                continue
+            row.xero_status, row.amount_paid, row.paid_on = update.status, update.amount_paid, update.paid_on
+        db.session.flush()
 
     def _client_row(self, account_id: str, client: Client) -> models.Client:
         if client.id is None:

@@ -31,6 +31,8 @@ class Business(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     plan: Mapped[str] = mapped_column(String(20), default="basic")
+    # Where the business is: its times (and its daily Xero sync) are on this clock.
+    timezone: Mapped[str] = mapped_column(String(64), default="Pacific/Auckland")
 
     @property
     def has_xero(self) -> bool:
@@ -103,6 +105,11 @@ class Invoice(db.Model):  # type: ignore[name-defined]
     reference: Mapped[str] = mapped_column(String(255), default="")
     currency: Mapped[str] = mapped_column(String(3), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # What Xero says of its payment (HostData.mark_invoices_paid): "", PAID, AUTHORISED (part
+    # paid), VOIDED or DELETED. Payments are taken in Xero; this app only shows them.
+    xero_status: Mapped[str] = mapped_column(String(20), default="")
+    amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    paid_on: Mapped[date | None]
 
     client: Mapped[Client] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -132,3 +139,21 @@ class InvoiceLine(db.Model):  # type: ignore[name-defined]
     @property
     def amount(self) -> Decimal:
         return self.quantity * self.unit_price
+
+
+class Notice(db.Model):  # type: ignore[name-defined]
+    """A banner for a business's users, from the Xero sync's signals (see ``notices.py``).
+    ``topic`` groups notices that replace each other: one about the sync, one about the
+    connection, one per paid invoice."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    # Where the banner links: "run" (ref: run id), "settings", or "invoice" (ref: invoice id).
+    link: Mapped[str] = mapped_column(String(10), default="")
+    ref: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

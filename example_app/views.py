@@ -51,3 +51,11 @@ def invoice(invoice_id: int) -> str:
     if row is None or row.business_id != current_user.business_id:
         abort(404)
     return render_template("example/invoice.html", invoice=row)
+
+
+@bp.get("/upgrade")
+@login_required
+def upgrade() -> str:
+    """Where the Accounting Sync page sends a business whose plan lacks Xero sync
+    (``XEROSYNC_UPGRADE_URL``)."""
+    return render_template("example/upgrade.html")

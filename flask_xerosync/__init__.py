@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .host import Address, Client, HostData, Invoice, InvoiceLine, Item
+from .host import Address, Client, HostData, Invoice, InvoiceLine, Item, PaidStatus
 
 if TYPE_CHECKING:
     from . import signals
@@ -32,6 +32,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "Item",
+    "PaidStatus",
     "XeroSync",
     "__version__",
     "signals",

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from rq import Queue, Worker
 
 from .models import RunStatus, metadata
+from .services.automatic import arm_missing_schedules
 from .services.connections import connection_of
 from .services.run_status import live_progress, reconcile
 from .services.runs import history
@@ -62,10 +63,15 @@ def status(account_id: str) -> None:
 @xerosync_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker for the sync queue inside this app's context."""
+    """Run an RQ worker for the sync queue inside this app's context, with RQ's scheduler (the
+    automatic syncs' schedules and webhook runs wait there until due)."""
     state = current_state()
+    armed = arm_missing_schedules(state)
+    if armed:
+        click.echo(f"Armed the schedule of {armed} account(s) that sync automatically.")
+    state.db.session.remove()
     queue = Queue(state.config.queue_name, connection=state.redis)
-    Worker([queue], connection=state.redis).work(burst=burst)
+    Worker([queue], connection=state.redis).work(burst=burst, with_scheduler=True)
 
 
 @xerosync_cli.command("rotate-key")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 
@@ -76,6 +77,16 @@ class XeroSyncConfig:
     history_size: int
     redirect_uri: str = ""
     """``XEROSYNC_REDIRECT_URI``; empty: the callback route's absolute URL, as Flask builds it."""
+    webhook_key: str = field(default="", repr=False)
+    """``XEROSYNC_WEBHOOK_KEY``: the signing key of the app's Xero webhook; empty: webhooks are refused."""
+    webhook_delay: float = 60.0
+    """Seconds a run waits after the first webhook event, so a burst of events makes one run."""
+    reconcile_hours: float = 24.0
+    """How often an automatic sync pulls everything from Xero again (changes no event reports)."""
+    timezone: str = "UTC"
+    """The time zone of businesses the host's ``timezone_loader`` says nothing about."""
+    upgrade_url: str = ""
+    """Where the plan explanation links to upgrade; empty: no link."""
 
     @property
     def connections_url(self) -> str:
@@ -123,6 +134,29 @@ def _positive_float(value: Any) -> float:
     return number
 
 
+def _non_negative_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"expected zero or more, got {value!r}")
+    return number
+
+
+def _secret(value: Any) -> str:
+    return _text(value).strip()
+
+
+def time_zone_name(value: Any) -> str:
+    """An IANA time zone name ("Pacific/Auckland"), checked against the system's zone database."""
+    name = _text(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone name such as 'Pacific/Auckland', got {value!r}") from None
+    return name
+
+
 def _url(value: Any) -> str:
     text = str(value).strip().rstrip("/")
     parts = urlsplit(text)
@@ -144,9 +178,9 @@ def _name(value: Any) -> str:
     return text
 
 
-def _htmx_url(value: Any) -> str:
-    """Where the pages load htmx from: an absolute http(s) URL (a CDN) or a path on the host's
-    site ("/static/htmx.min.js"); a relative path would resolve differently on each page."""
+def _url_or_path(value: Any) -> str:
+    """An absolute http(s) URL (a CDN) or a path on the host's site ("/static/htmx.min.js",
+    "/billing/upgrade"); a relative path would resolve differently on each page."""
     text = _text(value).strip()
     parts = urlsplit(text)
     if parts.scheme in ("http", "https") and parts.netloc:
@@ -261,7 +295,7 @@ def _endpoints(config: Mapping[str, Any]) -> dict[str, str]:
 def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
     """Read and check every ``XEROSYNC_*`` key of a Flask config."""
     endpoints = _endpoints(config)
-    htmx_url = _optional(config, "XEROSYNC_HTMX_URL", HTMX_CDN_URL, _htmx_url)
+    htmx_url = _optional(config, "XEROSYNC_HTMX_URL", HTMX_CDN_URL, _url_or_path)
     return XeroSyncConfig(
         client_id=_required_str(config, "XEROSYNC_CLIENT_ID"),
         client_secret=_required_str(config, "XEROSYNC_CLIENT_SECRET"),
@@ -297,6 +331,11 @@ def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
         refresh_margin=_optional(config, "XEROSYNC_REFRESH_MARGIN", 300, _positive_int),
         history_size=_optional(config, "XEROSYNC_HISTORY_SIZE", 20, _positive_int),
         redirect_uri=_optional(config, "XEROSYNC_REDIRECT_URI", "", _redirect_uri),
+        webhook_key=_optional(config, "XEROSYNC_WEBHOOK_KEY", "", _secret),
+        webhook_delay=_optional(config, "XEROSYNC_WEBHOOK_DELAY", 60.0, _non_negative_float),
+        reconcile_hours=_optional(config, "XEROSYNC_RECONCILE_HOURS", 24.0, _positive_float),
+        timezone=_optional(config, "XEROSYNC_TIMEZONE", "UTC", time_zone_name),
+        upgrade_url=_optional(config, "XEROSYNC_UPGRADE_URL", "", _url_or_path),
     )
 
 

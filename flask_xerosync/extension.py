@@ -13,16 +13,17 @@ from flask_sqlalchemy import SQLAlchemy
 from .cli import xerosync_cli
 from .config import load_config
 from .host import HostData, check_host_data
-from .state import EXTENSION_KEY, AccountLoader, HostCallbacks, PlanChecker, XeroSyncState
+from .state import EXTENSION_KEY, AccountLoader, HostCallbacks, PlanChecker, TimezoneLoader, XeroSyncState
 from .web import routed_blueprint
 from .web.rendering import HOST_TEMPLATE_GLOBALS
+from .web.views.webhooks import register_webhooks
 
 
 class XeroSync:
     """The extension: ``XeroSync(app, db=db, host_data=...)`` or ``XeroSync()`` then ``init_app``.
 
-    Register ``@xerosync.account_loader`` (required) and ``@xerosync.plan_checker`` (optional),
-    before or after ``init_app``.
+    Register ``@xerosync.account_loader`` (required), ``@xerosync.plan_checker`` and
+    ``@xerosync.timezone_loader`` (optional), before or after ``init_app``.
     """
 
     def __init__(
@@ -42,6 +43,13 @@ class XeroSync:
         self.callbacks.plan_checker = checker
         return checker
 
+    def timezone_loader(self, loader: TimezoneLoader) -> TimezoneLoader:
+        """Register the function that returns a business's time zone (an IANA name such as
+        "Pacific/Auckland", or a ``tzinfo``) from its account id; ``None`` means
+        ``XEROSYNC_TIMEZONE``. Pages show times in it and daily syncs run at its hours."""
+        self.callbacks.timezone_loader = loader
+        return loader
+
     def init_app(self, app: Flask, *, db: SQLAlchemy | None = None, host_data: HostData | None = None) -> None:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
@@ -56,6 +64,7 @@ class XeroSync:
         check_host_data(host_data)
         app.extensions[EXTENSION_KEY] = XeroSyncState.build(config, db, host_data, self.callbacks)
         app.register_blueprint(routed_blueprint(), url_prefix=config.url_prefix or None)
+        register_webhooks(app, url_prefix=config.url_prefix)
         for name, function in HOST_TEMPLATE_GLOBALS.items():
             app.add_template_global(function, name)
         app.cli.add_command(xerosync_cli)

@@ -104,6 +104,28 @@ class Invoice:
         return sum((line.amount for line in self.lines), Decimal("0"))
 
 
+@dataclass(frozen=True)
+class PaidStatus:
+    """What Xero says of a pushed invoice, read back after the push (see
+    ``HostData.mark_invoices_paid``). Payments themselves are never written to Xero.
+
+    ``status`` is Xero's: ``PAID`` (``paid_on`` is Xero's ``FullyPaidOnDate``), ``AUTHORISED``
+    (``amount_paid`` above zero: part paid), ``VOIDED`` or ``DELETED``.
+    """
+
+    invoice_id: str
+    xero_invoice_id: str
+    xero_number: str
+    status: str
+    amount_paid: Decimal
+    amount_due: Decimal
+    paid_on: date | None = None
+
+    @property
+    def fully_paid(self) -> bool:
+        return self.status == "PAID"
+
+
 @runtime_checkable
 class HostData(Protocol):
     """What the host application implements so the sync can read and write its records.
@@ -124,6 +146,12 @@ class HostData(Protocol):
         are left out). When present the sync uses it to fetch the few clients a page of Xero
         contacts concerns; without it the sync scans ``list_clients(account_id, None)`` and
         keeps the wanted ones, which is correct but reads every client.
+
+    ``mark_invoices_paid(account_id, updates: Sequence[PaidStatus]) -> None``
+        With the paid status preference on, the sync reads back the status of pushed invoices
+        and calls this with the ones Xero changed since the last read (paid, part paid, voided,
+        deleted), in the sync's unit of work (flush, don't commit). Without it the status is
+        still shown in the invoice's actions menu and sent as ``signals.invoice_paid``.
     """
 
     def list_clients(self, account_id: str, changed_since: datetime | None) -> Iterable[Client]:

@@ -10,13 +10,14 @@ through the host's ``db.session`` (Flask-SQLAlchemy binds unknown metadata to th
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 metadata = MetaData(
     naming_convention={
@@ -105,6 +107,18 @@ class Connection(Base):
     sync_marks: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # Set while Xero's daily limit is exhausted: the next run may not call Xero before this.
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an automatic sync last pulled everything from Xero again (see services.automatic).
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SyncMode:
+    """When an account syncs: only on Sync Now!, or also hourly / daily and on Xero's webhooks."""
+
+    MANUAL = "manual"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+    ALL = (MANUAL, HOURLY, DAILY)
 
 
 PREFERENCE_DEFAULTS: dict[str, Any] = {
@@ -116,6 +130,9 @@ PREFERENCE_DEFAULTS: dict[str, Any] = {
     "tax_type": "",
     "conflict_policy": "xero_wins",
     "contact_filter": "not_suppliers",
+    "read_paid_status": False,
+    "sync_mode": SyncMode.MANUAL,
+    "sync_hour": 6,
 }
 """The preferences of an account that saved none: the one place they are written down."""
 
@@ -134,6 +151,15 @@ class Preferences(Base):
     tax_type: Mapped[str] = mapped_column(String(40), default=PREFERENCE_DEFAULTS["tax_type"])
     conflict_policy: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["conflict_policy"])
     contact_filter: Mapped[str] = mapped_column(String(20), default=PREFERENCE_DEFAULTS["contact_filter"])
+    # Added after the first release: server defaults let a migration add them to existing rows.
+    # Read back Status, AmountPaid, AmountDue and FullyPaidOnDate of pushed invoices (opt-in).
+    read_paid_status: Mapped[bool] = mapped_column(Boolean, default=PREFERENCE_DEFAULTS["read_paid_status"],
+                                                   server_default=false())
+    sync_mode: Mapped[str] = mapped_column(String(10), default=PREFERENCE_DEFAULTS["sync_mode"],
+                                           server_default=PREFERENCE_DEFAULTS["sync_mode"])
+    # The hour (0-23, in the business's time zone) of a daily sync.
+    sync_hour: Mapped[int] = mapped_column(Integer, default=PREFERENCE_DEFAULTS["sync_hour"],
+                                           server_default=str(PREFERENCE_DEFAULTS["sync_hour"]))
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -370,3 +396,8 @@ class InvoiceFlag(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     fix: Mapped[str] = mapped_column(Text, default="")
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Read back from Xero after the push (``sync.paid``; ``xero_status`` follows Xero too).
+    amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    amount_due: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    status_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
 from blinker import NamedSignal
@@ -30,14 +32,17 @@ EXTENSION_KEY = "xerosync"
 
 AccountLoader = Callable[[], "str | None"]
 PlanChecker = Callable[[str], bool]
+TimezoneLoader = Callable[[str], "str | tzinfo | None"]
 
 
 @dataclass
 class HostCallbacks:
-    """The host's ``@xerosync.account_loader`` and ``@xerosync.plan_checker`` functions."""
+    """The host's ``@xerosync.account_loader``, ``@xerosync.plan_checker`` and
+    ``@xerosync.timezone_loader`` functions."""
 
     account_loader: AccountLoader | None = None
     plan_checker: PlanChecker | None = None
+    timezone_loader: TimezoneLoader | None = None
 
 
 @dataclass
@@ -93,6 +98,8 @@ class XeroSyncState:
             tenant_id=connection.tenant_id,
             reason="reconnect_needed",
         )
+        announce(signals.reconnect_needed, account_id=connection.account_id, tenant_id=connection.tenant_id,
+                 reason=reason)
 
     def account_id(self) -> str | None:
         """The account loader's answer for the current request (``None``: no account)."""
@@ -109,6 +116,18 @@ class XeroSyncState:
         """The plan checker's answer (``True`` without a checker)."""
         checker = self.callbacks.plan_checker
         return True if checker is None else bool(checker(account_id))
+
+    def timezone_of(self, account_id: str | None) -> tzinfo:
+        """The business's time zone: the timezone loader's answer (a zone name or a ``tzinfo``),
+        else ``XEROSYNC_TIMEZONE``. A name the system does not know falls back to the default."""
+        loader = self.callbacks.timezone_loader
+        answer = loader(account_id) if loader is not None and account_id is not None else None
+        if isinstance(answer, tzinfo):
+            return answer
+        try:
+            return ZoneInfo(str(answer).strip()) if answer else ZoneInfo(self.config.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(self.config.timezone)
 
 
 def current_state() -> XeroSyncState:

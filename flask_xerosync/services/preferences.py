@@ -41,6 +41,7 @@ PREFERENCE_FIELDS = (
     "tax_type",
     "conflict_policy",
     "contact_filter",
+    "read_paid_status",
 )
 ACCOUNT_FIELDS = ("AccountID", "Code", "Name", "Type", "Class", "Status", "TaxType")
 TAX_RATE_FIELDS = ("TaxType", "Name", "Status", "DisplayTaxRate", "EffectiveRate", "CanApplyToRevenue")

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from ..host import Client, HostData
+from ..host import Client, HostData, PaidStatus
 from ..models import Preferences
 from .outcomes import RecordOutcome, Tally
-from .ports import XeroApiPort
+from .ports import PageLike, XeroApiPort
 from .progress import ProgressEvent
 from .scope import Scope
 from .store import SyncStore
 
 T = TypeVar("T")
+P = TypeVar("P", bound=PageLike)
+
+PULL_MARK_MARGIN = timedelta(seconds=1)
+"""A paged read of Xero's changes marks where the next one starts this much before Xero's clock at
+its first page (``If-Modified-Since`` is accurate to the second)."""
 
 
 def batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -58,6 +63,7 @@ class SyncContext:
     cursor: dict[str, Any] = field(default_factory=dict)
     marks: dict[str, str] = field(default_factory=dict)
     on_invoice_pushed: Callable[[str, str, str, str], None] = lambda account, invoice, xero_id, number: None
+    on_invoice_paid: Callable[[str, PaidStatus], None] = lambda account, status: None
     tally: Tally = field(default_factory=Tally)
     stage: str = "connect"
     done: int = 0
@@ -116,6 +122,27 @@ class SyncContext:
     def set_mark(self, name: str, value: str | None) -> None:
         if value:
             self.marks[name] = value
+
+    def pull(self, cursor: dict[str, Any], pages: Iterable[P], take: Callable[[P], int], mark: str,
+             after_commit: Callable[[], None] = lambda: None) -> None:
+        """Go through a paged read of what changed in Xero, one that can stop and go on: each page
+        is taken (``take`` returns how many records it held) and committed with where the read
+        stands (``cursor["pull_page"]``; the caller starts the pages after it), then
+        ``after_commit`` runs. The read's ``mark`` becomes Xero's clock at its first page less
+        :data:`PULL_MARK_MARGIN`: a record changed while we page is read again next time, never
+        missed."""
+        started = parse_mark(cursor.get("pull_started"))
+        for page in pages:
+            if started is None and page.xero_time is not None:
+                started = page.xero_time
+                cursor["pull_started"] = iso(started)
+            handled = take(page)
+            cursor["pull_page"] = page.number
+            self.progress(handled)
+            self.commit()
+            after_commit()
+        if started is not None:
+            self.set_mark(mark, iso((started - PULL_MARK_MARGIN).replace(microsecond=0)))
 
     def commit(self) -> None:
         """Write the log rows and where the run stands, then commit the unit of work."""

@@ -1,4 +1,4 @@
-"""Runs one sync (or its preview): connect check, clients, items, invoices.
+"""Runs one sync (or its preview): connect check, clients, items, invoices, paid status.
 
 The engine owns its unit of work: each stage commits after every page or batch (links, the record
 log, flags, the host saves made through ``HostData``, and where the run stands), so a run stopped
@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..host import HostData
+from ..host import HostData, PaidStatus
 from ..models import Preferences
+from .clients.reading import XERO_MARK as CONTACTS_MARK
 from .clients.stage import ClientsStage
 from .context import SyncContext
 from .invoices import InvoicesStage
-from .items import ItemsStage
+from .items import XERO_ITEMS_MARK, ItemsStage
+from .paid import PaidStage
 from .ports import XeroApiPort
 from .progress import ProgressEvent
 from .scope import Scope
@@ -33,6 +35,10 @@ STAGES: dict[str, type[ClientsStage] | type[ItemsStage] | type[InvoicesStage]] =
 }
 ORGANISATION = "organisation"
 ORGANISATION_FIELDS = ("Name", "CountryCode", "BaseCurrency", "Timezone", "ShortCode")
+STAGES = {"clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage, "paid": PaidStage}
+RECONCILE_MARKS = (CONTACTS_MARK, XERO_ITEMS_MARK)
+"""The marks whose removal makes the next run read every Xero contact and item again (a
+reconcile); the paid status keeps its own, as a payment always moves ``UpdatedDateUTC``."""
 
 
 def planned_stages(preferences: Preferences) -> list[str]:
@@ -44,6 +50,8 @@ def planned_stages(preferences: Preferences) -> list[str]:
         stages.append("items")
     if preferences.sync_invoices:
         stages.append("invoices")
+    if preferences.read_paid_status:
+        stages.append("paid")
     return stages
 
 
@@ -54,7 +62,8 @@ class SyncEngine:
     ``cursor``: where an earlier attempt of this run stopped (``Run.cursor``); the run goes on from
     there. ``xero_app_url`` builds the links into Xero stored on pushed invoices.
     ``on_invoice_pushed(account_id, invoice_id, xero_invoice_id, xero_number)`` hears of each
-    pushed invoice once its batch is committed.
+    pushed invoice once its batch is committed; ``on_invoice_paid(account_id, status)`` of each
+    invoice the paid status read finds fully paid, once its page is committed.
     """
 
     def __init__(
@@ -72,6 +81,7 @@ class SyncEngine:
         dry_run: bool = False,
         cursor: dict[str, Any] | None = None,
         on_invoice_pushed: Callable[[str, str, str, str], None] | None = None,
+        on_invoice_paid: Callable[[str, PaidStatus], None] | None = None,
     ) -> None:
         scope = Scope(account_id, tenant_id)
         self.preferences = preferences
@@ -82,6 +92,8 @@ class SyncEngine:
         )
         if on_invoice_pushed is not None:
             self.ctx.on_invoice_pushed = on_invoice_pushed
+        if on_invoice_paid is not None:
+            self.ctx.on_invoice_paid = on_invoice_paid
         self.ctx.tally.restore(self.ctx.cursor.get("counts") or {})
 
     @property

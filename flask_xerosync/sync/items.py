@@ -39,6 +39,7 @@ from .xero_dates import xero_updated_at
 
 CODE_MAX = 30
 BATCH = 50
+XERO_ITEMS_MARK = "xero_items"
 FIELDS = ("code", "name", "description", "unit_price")
 LABELS = {"code": "Code", "name": "Name", "description": "Description", "unit_price": "Unit price"}
 _SLUG_BREAK = re.compile(r"[^0-9A-Z]+")
@@ -127,7 +128,7 @@ class ItemsStage:
     def _read(self) -> None:
         ctx = self.ctx
         started = utcnow()
-        pulled = ctx.api.get_items(parse_mark(ctx.marks.get("xero_items")), where=None)
+        pulled = ctx.api.get_items(parse_mark(ctx.marks.get(XERO_ITEMS_MARK)), where=None)
         links = ctx.store.links_by_xero(ctx.scope, LinkKind.ITEM, [str(r.get("ItemID")) for r in pulled])
         rows = []
         for record in pulled:
@@ -143,7 +144,7 @@ class ItemsStage:
         self.known.write(Side.XERO, rows)
         stamps = [row.source_updated_at for row in rows if row.source_updated_at is not None]
         if stamps:
-            ctx.set_mark("xero_items", iso(max(stamps)))
+            ctx.set_mark(XERO_ITEMS_MARK, iso(max(stamps)))
         for chunk in batched(ctx.host.list_items(ctx.account_id, parse_mark(ctx.marks.get("host_items"))), 500):
             host_links = ctx.store.links_by_host(ctx.scope, LinkKind.ITEM, [str(item.id) for item in chunk])
             host_rows = []

@@ -10,10 +10,17 @@ from typing import Any, Protocol
 from ..xero.results import WriteResult
 
 
-class ContactPageLike(Protocol):
+class PageLike(Protocol):
     number: int
-    contacts: list[dict[str, Any]]
     xero_time: datetime | None
+
+
+class ContactPageLike(PageLike, Protocol):
+    contacts: list[dict[str, Any]]
+
+
+class InvoicePageLike(PageLike, Protocol):
+    invoices: list[dict[str, Any]]
 
 
 class XeroApiPort(Protocol):
@@ -47,3 +54,7 @@ class XeroApiPort(Protocol):
     def get_invoices(self, ids: Sequence[str]) -> list[dict[str, Any]]: ...
 
     def upsert_invoices(self, records: Sequence[dict[str, Any]]) -> list[WriteResult]: ...
+
+    def iter_invoice_pages(
+        self, modified_since: datetime | None, *, statuses: Sequence[str], start_page: int = 1
+    ) -> Iterator[InvoicePageLike]: ...

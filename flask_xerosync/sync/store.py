@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from ..models import (
@@ -191,6 +191,26 @@ class SyncStore:
                                           InvoiceFlag.invoice_id.in_(chunk))
             ):
                 found[flag.invoice_id] = flag
+        return found
+
+    def first_push(self, scope: Scope) -> datetime | None:
+        """When the first invoice still linked to this organisation was pushed (``None``: none)."""
+        return self.session.scalar(
+            select(func.min(InvoiceFlag.pushed_at))
+            .where(InvoiceFlag.account_id == scope.account_id, InvoiceFlag.tenant_id == scope.tenant_id,
+                   InvoiceFlag.xero_invoice_id.is_not(None))
+        )
+
+    def flags_by_xero(self, scope: Scope, xero_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
+        """The flags of the host invoices pushed as these Xero invoices."""
+        found: dict[str, InvoiceFlag] = {}
+        for chunk in _chunks(sorted({i for i in xero_ids if i})):
+            for flag in self.session.scalars(
+                select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
+                                          InvoiceFlag.tenant_id == scope.tenant_id,
+                                          InvoiceFlag.xero_invoice_id.in_(chunk))
+            ):
+                found[str(flag.xero_invoice_id)] = flag
         return found
 
     def save_org_list(self, tenant_id: str, kind: str, payload: list[dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""The preferences form (Flask-WTF). CSRF is checked for the whole blueprint, so not again here."""
+"""The preferences and automatic-sync forms (Flask-WTF). CSRF is checked for the whole
+blueprint, so not again here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from ..config import CONFLICT_POLICIES, CONTACT_FILTERS, INVOICE_STATUSES
+from ..models import SyncMode
 
 INVOICE_STATUS_LABELS = {
     "DRAFT": "Draft",
@@ -37,6 +39,7 @@ class PreferencesForm(FlaskForm):
     sync_clients = BooleanField("Clients (two-way with Xero contacts)")
     sync_items = BooleanField("Services & Products")
     sync_invoices = BooleanField("Invoices (push invoices marked Push To Xero)")
+    read_paid_status = BooleanField("Paid status of pushed invoices (read back from Xero; payments are never sent)")
     invoice_status = RadioField(
         "Status of invoices in Xero",
         choices=[SelectChoice(status, INVOICE_STATUS_LABELS[status]) for status in INVOICE_STATUSES],
@@ -90,3 +93,31 @@ def _tax_rate_label(rate: dict[str, Any]) -> str:
     except InvalidOperation:
         return name
     return f"{name} ({percent:f}%)"
+
+
+SYNC_MODE_LABELS = {
+    SyncMode.MANUAL: "Only when I press Sync Now!",
+    SyncMode.HOURLY: "Every hour",
+    SyncMode.DAILY: "Every day, at the hour below",
+}
+WEBHOOK_NOTE = ", and soon after a change in Xero"
+
+
+class AutomaticForm(FlaskForm):
+    """When the account syncs: by hand only (the default), or also on a schedule (and on Xero's
+    webhooks when the app receives them)."""
+
+    class Meta:
+        csrf = False
+
+    sync_mode = RadioField("Syncs run", choices=[SelectChoice(mode, SYNC_MODE_LABELS[mode]) for mode in SyncMode.ALL],
+                           validators=[InputRequired(message="Choose when to sync.")])
+    sync_hour = SelectField("Hour of the daily sync", coerce=int,
+                            choices=[SelectChoice(hour, f"{hour:02d}:00") for hour in range(24)])
+
+    def mention_webhooks(self) -> None:
+        """Say that the automatic choices also follow Xero's changes (the app receives webhooks)."""
+        self.sync_mode.choices = [
+            SelectChoice(mode, SYNC_MODE_LABELS[mode] + ("" if mode == SyncMode.MANUAL else WEBHOOK_NOTE))
+            for mode in SyncMode.ALL
+        ]

@@ -2,20 +2,24 @@
 
 - :func:`render_page` gives every page ``base_template`` (the host's layout,
   ``XEROSYNC_BASE_TEMPLATE``) and ``xerosync_config``.
-- The host's templates get two Jinja globals (:data:`HOST_TEMPLATE_GLOBALS`):
-  ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice, and
-  ``xerosync_head()``, the stylesheet and htmx for a host page that shows it.
+- The host's templates (and the blueprint's) get the Jinja globals of :data:`HOST_TEMPLATE_GLOBALS`:
+  ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice,
+  ``xerosync_head()``, the stylesheet and htmx for a host page that shows it, and
+  ``xerosync_time(moment)`` / ``xerosync_date(day)``, the one way times and dates are written.
 - The blueprint's templates get the display helpers of runs (``xerosync_time``,
   ``xerosync_stage_label``, ``xerosync_progress_text``, ``xerosync_outcomes``).
+- Times are written one way (:mod:`flask_xerosync.timefmt`), in the time zone of the current
+  account's business (``@xerosync.timezone_loader``, else ``XEROSYNC_TIMEZONE``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -23,8 +27,10 @@ from ..models import ConnectionStatus, Outcome, Run
 from ..services.connections import connection_of
 from ..services.invoice_flags import flag_of
 from ..services.run_status import Progress
-from ..services.runs import format_time, problems
+from ..services.runs import problems
 from ..state import current_state
+from ..sync.paid import describe_payment
+from ..timefmt import format_day, format_moment
 from .blueprint import bp
 
 STAGE_LABELS = {
@@ -32,10 +38,11 @@ STAGE_LABELS = {
     "clients": "Clients",
     "items": "Services & Products",
     "invoices": "Invoices",
+    "paid": "Paid status",
     "done": "Finishing",
 }
 # What the records of a stage are called in "120 of 500 clients".
-STAGE_NOUNS = {"clients": "clients", "items": "services & products", "invoices": "invoices"}
+STAGE_NOUNS = {"clients": "clients", "items": "services & products", "invoices": "invoices", "paid": "invoices"}
 # Connection states in which an invoice may be flagged (a reconnect does not lose flags).
 FLAGGABLE = (ConnectionStatus.CONNECTED, ConnectionStatus.RECONNECT_NEEDED)
 
@@ -64,10 +71,23 @@ def progress_text(progress: Progress) -> str:
     return f"{progress.done} of {progress.total} {noun}"
 
 
+def business_zone() -> tzinfo:
+    """The time zone of the current account's business (asked once per request)."""
+    if "xerosync_zone" not in g:
+        state = current_state()
+        g.xerosync_zone = state.timezone_of(state.account_id())
+    zone: tzinfo = g.xerosync_zone
+    return zone
+
+
+def time_text(moment: datetime) -> str:
+    """``xerosync_time``: a moment on the business's clock, e.g. "3 Dec 2025, 14:05"."""
+    return format_moment(moment, business_zone())
+
+
 @bp.context_processor
 def run_helpers() -> dict[str, Any]:
     return {
-        "xerosync_time": format_time,
         "xerosync_stage_label": stage_label,
         "xerosync_progress_text": progress_text,
         "xerosync_outcomes": Outcome.ALL,
@@ -113,6 +133,8 @@ def invoice_action_context(account_id: str, invoice_id: str, next_url: str | Non
         "invoice_id": invoice_id,
         "flag": flag,
         "xero_link": _web_link(flag.xero_url) if flag is not None else "",
+        "paid_text": describe_payment(flag.xero_status, flag.amount_paid, flag.amount_due, flag.paid_on)
+        if flag is not None else "",
         "can_flag": status in FLAGGABLE,
         "reconnect_needed": status == ConnectionStatus.RECONNECT_NEEDED,
         "csrf_token": generate_csrf(),
@@ -135,8 +157,10 @@ def _web_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Markup]] = {
+HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "xerosync_invoice_action": invoice_action,
     "xerosync_head": head_assets,
+    "xerosync_time": time_text,
+    "xerosync_date": format_day,
 }
 """The Jinja globals ``init_app`` registers on the host app."""

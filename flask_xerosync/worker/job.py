@@ -27,10 +27,11 @@ from rq.job import Job
 
 from .. import signals
 from ..errors import DailyLimitReached, ReconnectNeeded, XeroSyncError
+from ..host import PaidStatus
 from ..models import Connection, ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..services.connections import connection_of
 from ..services.preferences import preferences_for
-from ..services.runs import finish_run
+from ..services.runs import finish_run, problems
 from ..services.sync_now import paused_message
 from ..services.xero_api import open_api
 from ..state import XeroSyncState, announce, current_state
@@ -106,6 +107,7 @@ class _SyncJob:
                 dry_run=run.kind == RunKind.PREVIEW,
                 cursor=run.cursor,
                 on_invoice_pushed=invoice_pushed,
+                on_invoice_paid=invoice_paid,
             )
             counts = engine.run()
             if run.kind == RunKind.PREVIEW:
@@ -151,6 +153,8 @@ class _SyncJob:
         finish_run(self.session, run, RunStatus.DONE, counts=counts, api_calls=api_calls)
         self._save_meta({"stage": "done", "counts": counts, "api_calls": api_calls})
         announce(signals.sync_finished, account_id=run.account_id, run_id=run.id, counts=counts)
+        if run.kind == RunKind.SYNC and problems(run):
+            announce(signals.sync_problems, account_id=run.account_id, run_id=run.id, problems=problems(run))
 
     def _fail(self, run: Run, message: str, api_calls: int | None = None) -> None:
         self.session.rollback()
@@ -194,3 +198,8 @@ def invoice_pushed(account_id: str, invoice_id: str, xero_invoice_id: str, xero_
         xero_invoice_id=xero_invoice_id,
         xero_number=xero_number,
     )
+
+
+def invoice_paid(account_id: str, status: PaidStatus) -> None:
+    """The engine's ``on_invoice_paid``: tell the host through ``signals.invoice_paid``."""
+    announce(signals.invoice_paid, account_id=account_id, status=status)

@@ -8,12 +8,12 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import XeroNotFound
-from .dates import parse_xero_date
+from .paging import PagedReads
 from .results import ContactPage, WriteResult
-from .transport import IDS_PER_REQUEST, XeroTransport, chunks
+from .transport import IDS_PER_REQUEST, chunks
 
 
-class ContactsApi(XeroTransport):
+class ContactsApi(PagedReads):
     def iter_contact_pages(
         self, modified_since: datetime | None, *, include_archived: bool = True, start_page: int = 1
     ) -> Iterator[ContactPage]:
@@ -31,25 +31,12 @@ class ContactsApi(XeroTransport):
         it. Memory: the ``ContactID`` s read so far (about 100 bytes each). ``start_page`` goes on
         with a pull that stopped after the page before it.
         """
-        seen: set[str] = set()
-        page = start_page
-        while True:
-            params: dict[str, Any] = {"page": page, "pageSize": self.page_size, "order": "ContactID ASC"}
-            if include_archived:
-                params["includeArchived"] = "true"
-            body = self._get("/Contacts", params=params, modified_since=modified_since)
-            contacts = self._collection(body, "Contacts")
-            fresh = [contact for contact in contacts if _contact_key(contact) not in seen]
-            seen.update(key for contact in fresh if (key := _contact_key(contact)))
-            yield ContactPage(page, fresh, _xero_time(body))
-            pagination = body.get("pagination") if isinstance(body, dict) else None
-            page_count = pagination.get("pageCount") if isinstance(pagination, dict) else None
-            if isinstance(page_count, int):
-                if page >= page_count:
-                    return
-            elif len(contacts) < self.page_size:
-                return
-            page += 1
+        params: dict[str, Any] = {"order": "ContactID ASC"}
+        if include_archived:
+            params["includeArchived"] = "true"
+        for page in self._iter_pages("/Contacts", "Contacts", "ContactID", params, modified_since,
+                               page_size=self.page_size, start_page=start_page):
+            yield ContactPage(page.number, page.records, page.xero_time)
 
     def get_contacts(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The contacts with these ``ContactID`` s (archived included); unknown IDs are skipped."""
@@ -88,17 +75,3 @@ class ContactsApi(XeroTransport):
         "The contact name … is already assigned to another contact", so the caller can decide."""
         return self.write_batches("contacts", records, create_only=True)
 
-
-def _contact_key(contact: dict[str, Any]) -> str:
-    return str(contact.get("ContactID") or "").lower()
-
-
-def _xero_time(body: Any) -> datetime | None:
-    """Xero's clock when it answered: the ``DateTimeUTC`` of the response envelope."""
-    value = body.get("DateTimeUTC") if isinstance(body, dict) else None
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_xero_date(value)
-    except ValueError:
-        return None

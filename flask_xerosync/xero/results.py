@@ -38,6 +38,16 @@ class ContactPage:
 
 
 @dataclass(frozen=True)
+class InvoicePage:
+    """One page of a paid-status read: its number, the invoices on it that this read had not seen
+    yet, and Xero's clock when it answered (as :class:`ContactPage`)."""
+
+    number: int
+    invoices: list[dict[str, Any]]
+    xero_time: datetime | None
+
+
+@dataclass(frozen=True)
 class LimitHeaders:
     """The remaining allowances Xero reports on a response (``None`` when a header is absent)."""
 

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from journey import SYNC_PANEL_RECORDER
 from live_stack import (
     HTMX_URL,
+    WEBHOOK_KEY,
     AppServer,
     LiveStack,
     StackError,
@@ -94,6 +95,10 @@ def live_stack(
             "XEROSYNC_SANDBOX_URL": sandbox.url,
             "XEROSYNC_ALLOW_SANDBOX": "true",  # a live app, in neither debug nor testing mode
             "XEROSYNC_HTMX_URL": HTMX_URL,
+            # Xero's webhooks (the sandbox delivers them to the live app); a run one second after
+            # the first event, so a browser test sees it happen
+            "XEROSYNC_WEBHOOK_KEY": WEBHOOK_KEY,
+            "XEROSYNC_WEBHOOK_DELAY": "1",
         }
         app = build_app(config)
         running.callback(drop_app_tables, app)

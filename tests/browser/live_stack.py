@@ -31,6 +31,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HTMX_FILE = PROJECT_ROOT / "vendor" / "htmx.min.js"
 HTMX_URL = "/vendor/htmx.min.js"
 CALLBACK_PATH = "/settings/accounting-sync/callback"
+WEBHOOK_PATH = "/settings/accounting-sync/webhooks"
+WEBHOOK_KEY = "browser-webhook-signing-key"
 HOST = "127.0.0.1"
 
 
@@ -164,6 +166,10 @@ class LiveStack:
     @property
     def callback_url(self) -> str:
         return self.app_url + CALLBACK_PATH
+
+    @property
+    def webhook_url(self) -> str:
+        return self.app_url + WEBHOOK_PATH
 
     def url(self, path: str) -> str:
         return self.app_url + path

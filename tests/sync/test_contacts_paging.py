@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from flask_xerosync.models import Connection
 from flask_xerosync.state import current_state
-from flask_xerosync.sync.clients.reading import PULL_MARK_MARGIN
+from flask_xerosync.sync.context import PULL_MARK_MARGIN
 from flask_xerosync.xero.dates import parse_xero_date
 from tests.sync.conftest import ACCOUNT, Rig
 

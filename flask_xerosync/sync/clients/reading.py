@@ -4,7 +4,7 @@
   of the stream, then committed once (a commit would close a host's server-side cursor).
 - Xero's contacts changed since the last pull are read page by page, ordered by ``ContactID``,
   archived ones included, each page committed before the next call. The next pull starts at Xero's
-  clock at this pull's first page less :data:`PULL_MARK_MARGIN` (a contact edited while we page is
+  clock at this pull's first page less a second (``SyncContext.pull``) (a contact edited while we page is
   read again next time, never missed); a run continued after a pause goes on from the page after
   the last one it committed.
 
@@ -16,19 +16,18 @@ as unchanged here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from ...host import Client
 from ...models import LinkKind, Outcome, Side, utcnow
 from ..context import SyncContext, batched, iso, parse_mark
 from ..known import KnownRecords, KnownRow
+from ..ports import ContactPageLike
 from ..rules import email_key, name_key
 from ..xero_dates import xero_updated_at
 from . import mapping
 
 SCAN_CHUNK = 500
-PULL_MARK_MARGIN = timedelta(seconds=1)
 HOST_MARK = "host_clients"
 XERO_MARK = "xero_contacts"
 
@@ -101,20 +100,15 @@ class Reader:
             return
         since = parse_mark(self.cursor.get("pull_since", ctx.marks.get(XERO_MARK)))
         self.cursor["pull_since"] = iso(since)
-        started = parse_mark(self.cursor.get("pull_started"))
         first_page = int(self.cursor.get("pull_page", 0)) + 1
-        for page in ctx.api.iter_contact_pages(since, include_archived=True, start_page=first_page):
-            if page.number == first_page and started is None and page.xero_time is not None:
-                started = page.xero_time
-                self.cursor["pull_started"] = iso(started)
-            self._take_page(page.contacts)
-            self.cursor["pull_page"] = page.number
-            ctx.progress(len(page.contacts))
-            ctx.commit()
-        if started is not None:
-            ctx.set_mark(XERO_MARK, iso((started - PULL_MARK_MARGIN).replace(microsecond=0)))
+        pages = ctx.api.iter_contact_pages(since, include_archived=True, start_page=first_page)
+        ctx.pull(self.cursor, pages, self._take_pulled, XERO_MARK)
         self.cursor["pulled"] = True
         ctx.commit()
+
+    def _take_pulled(self, page: ContactPageLike) -> int:
+        self._take_page(page.contacts)
+        return len(page.contacts)
 
     def take_contacts(self, contacts: Sequence[Mapping[str, Any]]) -> None:
         """Put contacts read outside the pull (a name-clash lookup) into the cache."""
