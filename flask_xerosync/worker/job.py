@@ -153,8 +153,9 @@ class _SyncJob:
         finish_run(self.session, run, RunStatus.DONE, counts=counts, api_calls=api_calls)
         self._save_meta({"stage": "done", "counts": counts, "api_calls": api_calls})
         announce(signals.sync_finished, account_id=run.account_id, run_id=run.id, counts=counts)
-        if run.kind == RunKind.SYNC and problems(run):
-            announce(signals.sync_problems, account_id=run.account_id, run_id=run.id, problems=problems(run))
+        found = problems(self.session, run) if run.kind == RunKind.SYNC else 0
+        if found:
+            announce(signals.sync_problems, account_id=run.account_id, run_id=run.id, problems=found)
 
     def _fail(self, run: Run, message: str, api_calls: int | None = None) -> None:
         self.session.rollback()
