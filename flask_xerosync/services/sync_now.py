@@ -86,16 +86,7 @@ def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False
         run = create_run(session, account_id, tenant_id, tenant_name=connection.tenant_name, kind=kind)
         session.commit()
         try:
-            sync_queue(state).enqueue(
-                RUN_SYNC,
-                run.id,
-                job_id=run.job_id,
-                job_timeout=state.config.job_timeout,
-                result_ttl=RESULT_TTL,
-                failure_ttl=FAILURE_TTL,
-                ttl=state.config.job_timeout,
-                description=f"flask-xerosync: {kind} of account {account_id}",
-            )
+            enqueue_run(state, run)
         except RedisError:
             logger.exception("xerosync: could not queue run %s", run.id)
             finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
@@ -103,6 +94,20 @@ def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False
         return SyncRequest(run, started=True)
     finally:
         lock.release()
+
+
+def enqueue_run(state: XeroSyncState, run: Run) -> None:
+    """Queue the RQ job of a run that is already committed (raises :class:`RedisError`)."""
+    sync_queue(state).enqueue(
+        RUN_SYNC,
+        run.id,
+        job_id=run.job_id,
+        job_timeout=state.config.job_timeout,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        ttl=state.config.job_timeout,
+        description=f"flask-xerosync: {run.kind} of account {run.account_id}",
+    )
 
 
 def paused_message(resume_at: datetime) -> str:
