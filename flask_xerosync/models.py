@@ -280,6 +280,8 @@ class Decision(ScopedRow, Base):
 class RunKind:
     SYNC = "sync"
     PREVIEW = "preview"
+    # Push now: a small run that pushes a few flagged invoices (their clients and items first).
+    PUSH = "push"
 
 
 class RunStatus:

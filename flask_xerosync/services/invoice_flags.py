@@ -1,5 +1,4 @@
-"""Push To Xero: flag a host invoice for the next sync (Retry of a rejected one is flagging it again),
-take the flag back.
+"""Push To Xero: flag host invoices to be pushed (by a push run, or the next sync), take a flag back.
 
 The flag row (``xerosync_invoice_flag``) is this service's unit of work, so each change commits it.
 Whether the invoice belongs to the account is checked by the caller through the host's
@@ -8,9 +7,12 @@ Whether the invoice belongs to the account is checked by the caller through the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from ..models import InvoiceFlag, InvoiceState, utcnow
+from ..sync.push import WAITING_FOR_CLIENT
 from .connections import DbSession
 
 
@@ -31,14 +33,25 @@ def flag(session: DbSession, account_id: str, tenant_id: str, invoice_id: str) -
     Flagging again after a push keeps the Xero invoice id, so the next push updates that invoice
     instead of creating another one; after a rejection it is the Retry.
     """
-    row = flag_of(session, account_id, tenant_id, invoice_id)
-    if row is None:
-        row = InvoiceFlag(account_id=account_id, tenant_id=tenant_id, invoice_id=invoice_id)
-        session.add(row)
-    row.state = InvoiceState.FLAGGED
-    row.flagged_at = utcnow()
+    return flag_many(session, account_id, tenant_id, [invoice_id])[0]
+
+
+def flag_many(session: DbSession, account_id: str, tenant_id: str, invoice_ids: Sequence[str]) -> list[InvoiceFlag]:
+    """:func:`flag` for several invoices, committed together (Push To Xero of a selection)."""
+    existing = {row.invoice_id: row for row in session.scalars(
+        select(InvoiceFlag).where(InvoiceFlag.account_id == account_id, InvoiceFlag.tenant_id == tenant_id,
+                                  InvoiceFlag.invoice_id.in_(list(invoice_ids))))}
+    rows = []
+    for invoice_id in invoice_ids:
+        row = existing.get(invoice_id)
+        if row is None:
+            row = existing[invoice_id] = InvoiceFlag(account_id=account_id, tenant_id=tenant_id, invoice_id=invoice_id)
+            session.add(row)
+        row.state = InvoiceState.FLAGGED
+        row.flagged_at = utcnow()
+        rows.append(row)
     session.commit()
-    return row
+    return rows
 
 
 def unflag(session: DbSession, account_id: str, tenant_id: str, invoice_id: str) -> InvoiceFlag | None:
@@ -52,7 +65,7 @@ def unflag(session: DbSession, account_id: str, tenant_id: str, invoice_id: str)
         return row
     if row.xero_invoice_id:
         row.state = InvoiceState.PUSHED
-    elif row.message:
+    elif row.message and row.message != WAITING_FOR_CLIENT:
         row.state = InvoiceState.REJECTED
     else:
         session.delete(row)

@@ -1,4 +1,5 @@
-"""Runs one sync (or its preview): connect check, clients, items, invoices, paid status.
+"""Runs one sync (or its preview): connect check, clients, items, invoices, paid status; or one push
+run (:mod:`.push`): connect check, the items its invoices need, its invoices.
 
 The engine owns its unit of work: each stage commits after every page or batch (links, the record
 log, flags, the host saves made through ``HostData``, and where the run stands), so a run stopped
@@ -14,7 +15,7 @@ the Xero calls the sync would take.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..host import HostData, PaidStatus
@@ -27,23 +28,28 @@ from .items import XERO_ITEMS_MARK, ItemsStage
 from .paid import PaidStage
 from .ports import XeroApiPort
 from .progress import ProgressEvent
-from .scope import Scope
+from .push import PushInvoicesStage, PushItemsStage
+from .scope import Scope, pushed_invoices
 from .store import SyncStore
 
-STAGES: dict[str, type[ClientsStage] | type[ItemsStage] | type[InvoicesStage]] = {
-    "clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage,
-}
 ORGANISATION = "organisation"
 ORGANISATION_FIELDS = ("Name", "CountryCode", "BaseCurrency", "Timezone", "ShortCode")
-STAGES = {"clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage, "paid": PaidStage}
+Stage = type[ClientsStage] | type[ItemsStage] | type[InvoicesStage] | type[PaidStage]
+STAGES: dict[str, Stage] = {"clients": ClientsStage, "items": ItemsStage, "invoices": InvoicesStage, "paid": PaidStage}
+PUSH_STAGES: dict[str, Stage] = {"items": PushItemsStage, "invoices": PushInvoicesStage}
+"""A push run's stages (see :mod:`.push`): clients are linked by its invoices stage, as needed."""
 RECONCILE_MARKS = (CONTACTS_MARK, XERO_ITEMS_MARK)
 """The marks whose removal makes the next run read every Xero contact and item again (a
 reconcile); the paid status keeps its own, as a payment always moves ``UpdatedDateUTC``."""
 
 
-def planned_stages(preferences: Preferences) -> list[str]:
-    """The stages a run goes through, in order (for the overall progress)."""
+def planned_stages(preferences: Preferences, cursor: Mapping[str, Any] | None = None) -> list[str]:
+    """The stages a run goes through, in order (for the overall progress). A push run (its
+    ``cursor`` names its invoices) goes through the items its invoices use, if items are synced,
+    and its invoices: never the other clients, the paid status, or invoices it was not given."""
     stages = ["connect"]
+    if pushed_invoices(cursor) is not None:
+        return stages + [stage for stage in PUSH_STAGES if stage != "items" or preferences.sync_items]
     if preferences.sync_clients:
         stages.append("clients")
     if preferences.sync_items:
@@ -98,12 +104,13 @@ class SyncEngine:
 
     @property
     def stages(self) -> list[str]:
-        return planned_stages(self.preferences)
+        return planned_stages(self.preferences, self.ctx.cursor)
 
     def run(self) -> dict[str, dict[str, int]]:
         """Run (or go on with) every stage the preferences turn on; returns the final counts."""
         ctx = self.ctx
         finished: list[str] = ctx.cursor.setdefault("finished", [])
+        classes = PUSH_STAGES if pushed_invoices(ctx.cursor) is not None else STAGES
         try:
             ctx.enter("connect")
             ctx.api.verify_connection()
@@ -112,7 +119,7 @@ class SyncEngine:
             for stage in self.stages[1:]:
                 if stage in finished:
                     continue
-                STAGES[stage](ctx).run()
+                classes[stage](ctx).run()
                 finished.append(stage)
                 ctx.commit()
             ctx.enter("done")

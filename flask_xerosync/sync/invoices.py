@@ -156,7 +156,9 @@ class InvoicesStage:
         if not missing:
             return {host_id: link.xero_id for host_id, link in links.items()}
         self.clients = self.clients or ClientsStage(ctx)
+        progress = ctx.done, ctx.total  # the clients linked here are not invoices handled
         resolved = self.clients.link_clients(missing)
+        ctx.done, ctx.total = progress
         contacts = {host_id: link.xero_id for host_id, link in
                     ctx.store.links_by_host(ctx.scope, LinkKind.CLIENT, client_ids).items()}
         if ctx.dry_run:

@@ -8,9 +8,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..config import CONFLICT_POLICIES, CONTACT_FILTERS, INVOICE_STATUSES
 from ..models import SyncMode
@@ -121,3 +121,23 @@ class AutomaticForm(FlaskForm):
             SelectChoice(mode, SYNC_MODE_LABELS[mode] + ("" if mode == SyncMode.MANUAL else WEBHOOK_NOTE))
             for mode in SyncMode.ALL
         ]
+
+
+class BulkPushForm(FlaskForm):
+    """Push To Xero of a selection from the host's invoice list: the invoices' ids, 1 to ``max_bulk``
+    of them (whether each is the account's is checked against the host afterwards)."""
+
+    class Meta:
+        csrf = False
+
+    invoice_id = SelectMultipleField("Invoices", validate_choice=False)
+
+    def __init__(self, *args: Any, max_bulk: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.invoice_id.validators = [
+            Length(min=1, max=max_bulk, message=f"Choose between 1 and {max_bulk} invoices to push.")
+        ]
+
+    @property
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys(str(value).strip() for value in self.invoice_id.data or [] if str(value).strip()))

@@ -4,6 +4,7 @@
   ``XEROSYNC_BASE_TEMPLATE``) and ``xerosync_config``.
 - The host's templates (and the blueprint's) get the Jinja globals of :data:`HOST_TEMPLATE_GLOBALS`:
   ``xerosync_invoice_action(invoice_id)``, the Push To Xero control of one invoice,
+  ``xerosync_bulk_push()``, the Push To Xero form of an invoice list,
   ``xerosync_head()``, the stylesheet and htmx for a host page that shows it, and
   ``xerosync_time(moment)`` / ``xerosync_date(day)``, the one way times and dates are written.
 - The blueprint's templates get the display helpers of runs (``xerosync_time``,
@@ -23,11 +24,12 @@ from flask import g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..models import ConnectionStatus, Outcome, Run
+from ..models import ConnectionStatus, InvoiceState, Outcome, Run, RunStatus
 from ..services.connections import connection_of
 from ..services.invoice_flags import flag_of
-from ..services.run_status import Progress
-from ..services.runs import problems
+from ..services.push_now import MAX_BULK, pushes, waiting_run
+from ..services.run_status import Progress, fetch_job
+from ..services.runs import active_run, problems
 from ..state import current_state
 from ..sync.paid import describe_payment
 from ..timefmt import format_day, format_moment
@@ -93,7 +95,20 @@ def run_helpers() -> dict[str, Any]:
         "xerosync_outcomes": Outcome.ALL,
         "xerosync_problems": lambda run: problems(current_state().db.session, run),
         "xerosync_problem_filter": problem_filter,
+        "xerosync_retry_text": retry_text,
     }
+
+
+def retry_text(run: Run) -> str:
+    """ "Xero is slow: retrying, 2 of 6" while the run's job retries a call Xero did not answer."""
+    if run.status not in RunStatus.ACTIVE:
+        return ""
+    job = fetch_job(current_state().redis, run)
+    retry = job.get_meta().get("retry") if job is not None else None
+    if not retry:
+        return ""
+    attempt, attempts = retry
+    return f"Xero is slow: retrying, {attempt} of {attempts}"
 
 
 def problem_filter(run: Run) -> str:
@@ -129,9 +144,17 @@ def invoice_action_context(account_id: str, invoice_id: str, next_url: str | Non
     connection = connection_of(session, account_id)
     status = connection.status if connection is not None else ConnectionStatus.DISCONNECTED
     flag = flag_of(session, account_id, connection.tenant_id if connection is not None else None, invoice_id)
+    flagged = flag is not None and flag.state == InvoiceState.FLAGGED
+    running = active_run(session, account_id) if flagged else None
+    if running is not None and running.tenant_id != (connection.tenant_id if connection is not None else None):
+        running = None
     return {
         "invoice_id": invoice_id,
         "flag": flag,
+        # "pushing": a push run of this invoice is going; "with_sync": another run will push it.
+        "pushing": pushes(running, invoice_id),
+        "with_sync": running is not None and not pushes(running, invoice_id),
+        "waiting_run": waiting_run(session, flag) if flagged and running is None else None,
         "xero_link": _web_link(flag.xero_url) if flag is not None else "",
         "paid_text": describe_payment(flag.xero_status, flag.amount_paid, flag.amount_due, flag.paid_on)
         if flag is not None else "",
@@ -157,8 +180,23 @@ def _web_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
+def bulk_push(next_url: str | None = None, label: str = "Push selected to Xero") -> Markup:
+    """``xerosync_bulk_push()``: the Push To Xero form of the host's invoice list (empty without an
+    account or a plan). It renders the form (``id="xerosync-bulk-push"``) with its button; the
+    host's checkboxes join it wherever they are with ``form="xerosync-bulk-push"
+    name="invoice_id" value="<invoice id>"``. At most :data:`MAX_BULK` invoices at once."""
+    state = current_state()
+    account_id = state.account_id()
+    if account_id is None or not state.plan_allows(account_id):
+        return Markup("")
+    back_to = safe_next(next_url) or safe_next(request.full_path.rstrip("?"))
+    return Markup(render_template("xerosync/_bulk_push.html", csrf_token=generate_csrf(), next_url=back_to or "",
+                                  label=label, max_bulk=MAX_BULK, result=None))
+
+
 HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "xerosync_invoice_action": invoice_action,
+    "xerosync_bulk_push": bulk_push,
     "xerosync_head": head_assets,
     "xerosync_time": time_text,
     "xerosync_date": format_day,

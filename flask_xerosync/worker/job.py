@@ -82,7 +82,7 @@ class _SyncJob:
             self._fail(run, "The Xero connection changed before this sync started. Check Accounting Sync settings, then Sync Now! again.")
             return {}
         preferences = preferences_for(self.session, run.account_id)
-        stages = planned_stages(preferences)
+        stages = planned_stages(preferences, run.cursor)
         run.status = RunStatus.RUNNING
         run.started_at = utcnow()
         run.stage = stages[0]
@@ -94,6 +94,7 @@ class _SyncJob:
         client: XeroApi | None = None
         try:
             client = open_api(self.state, connection, idempotency_scope=run.id)
+            client.on_retry = lambda attempt, attempts: self._save_meta({"retry": [attempt, attempts]})
             engine = SyncEngine(
                 account_id=run.account_id,
                 tenant_id=run.tenant_id,
@@ -133,7 +134,7 @@ class _SyncJob:
         the middle of the engine's unit of work)."""
         self.last_event = event
         self._save_meta({"stage": event.stage, "done": event.done, "total": event.total,
-                         "counts": event.counts, "api_calls": event.api_calls})
+                         "counts": event.counts, "api_calls": event.api_calls, "retry": None})
         if event.stage != run.stage:
             run.stage = event.stage
             run.counts = copy.deepcopy(event.counts)

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import requests
-from tenacity import Retrying, retry_if_exception_type
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from ..errors import XeroRequestRejected, XeroUnavailable, XeroUnexpectedResponse
 from .dates import http_if_modified_since
@@ -158,6 +158,9 @@ class XeroTransport:
         self._lock = threading.Lock()
         self._calls = 0
         self._last_limits: LimitHeaders | None = None
+        self.on_retry: Callable[[int, int], None] = lambda attempt, attempts: None
+        """Hears of each retry after a transient failure (Xero slow or down) before its wait:
+        ``on_retry(2, 6)`` is "trying again, the 2nd of 6 tries" (a run shows it as progress)."""
 
     @property
     def calls(self) -> int:
@@ -305,7 +308,7 @@ class XeroTransport:
             stop=policy.stop,
             wait=policy.wait,
             sleep=self._sleep,
-            before_sleep=lambda state: log_retry(method, path, state),
+            before_sleep=lambda state: self._retrying(method, path, state, policy),
             reraise=True,
         )
         try:
@@ -325,6 +328,11 @@ class XeroTransport:
                 "Nothing was lost; try again later."
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _retrying(self, method: str, path: str, state: RetryCallState, policy: RetryPolicy) -> None:
+        log_retry(method, path, state)
+        if not isinstance(state.outcome.exception() if state.outcome else None, Throttled):
+            self.on_retry(policy.failures + 1, policy.max_retries + 1)
 
     def _attempt(
         self,

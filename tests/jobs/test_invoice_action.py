@@ -71,7 +71,7 @@ def test_plan_without_xero_shows_nothing(app):
 def test_flag_and_unflag_with_htmx(connected, app, harbour_client):
     html = action_html(harbour_client, "1")
     assert 'data-state="none"' in html and "Push To Xero" in html
-    assert 'hx-post="/settings/accounting-sync/invoices/1/flag"' in html
+    assert 'hx-post="/settings/accounting-sync/invoices/1/push"' in html
     assert 'hx-target="closest .xerosync-invoice-action"' in html and 'hx-swap="outerHTML"' in html
     assert 'name="next" value="/invoices/1"' in html
 
@@ -114,7 +114,7 @@ def test_pushed_and_rejected_states_after_a_real_sync(connected, app, harbour_cl
     rejected = flag_row(app, "3")
     assert rejected.state == InvoiceState.REJECTED, (rejected.state, rejected.message)
     html = action_html(harbour_client, "3")
-    assert "Xero rejected it: " in html and "Retry at the next sync" in html
+    assert "Xero rejected it: " in html and "Push again" in html
     retried = post(harbour_client, FLAG, "3", htmx=True).get_data(as_text=True)
     assert "Will be pushed to Xero at the next sync." in retried
     assert post(harbour_client, UNFLAG, "3", htmx=True).status_code == 200
