@@ -24,7 +24,7 @@ from flask import g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..models import ConnectionStatus, InvoiceState, Outcome, Run, RunStatus
+from ..models import ConnectionStatus, InvoiceState, Outcome, Run, RunKind, RunStatus
 from ..services.connections import connection_of
 from ..services.invoice_flags import flag_of
 from ..services.push_now import MAX_BULK, pushes, waiting_run
@@ -151,9 +151,11 @@ def invoice_action_context(account_id: str, invoice_id: str, next_url: str | Non
     return {
         "invoice_id": invoice_id,
         "flag": flag,
-        # "pushing": a push run of this invoice is going; "with_sync": another run will push it.
+        # "pushing": a push run of this invoice is going; "with_sync": the sync that is going
+        # will push it; "after_run": a preview or another push is going, so it is pushed after it.
         "pushing": pushes(running, invoice_id),
-        "with_sync": running is not None and not pushes(running, invoice_id),
+        "with_sync": running is not None and running.kind == RunKind.SYNC,
+        "after_run": running is not None and running.kind != RunKind.SYNC and not pushes(running, invoice_id),
         "waiting_run": waiting_run(session, flag) if flagged and running is None else None,
         "xero_link": _web_link(flag.xero_url) if flag is not None else "",
         "paid_text": describe_payment(flag.xero_status, flag.amount_paid, flag.amount_due, flag.paid_on)

@@ -117,28 +117,36 @@ def test_push_to_xero_pushes_the_invoice_its_client_and_items_at_once(fresh, app
     assert run.api_calls <= 7
 
 
-def test_while_a_sync_runs_the_invoice_is_flagged_for_it(fresh, app, harbour_client):
+def test_while_a_sync_runs_the_invoice_is_flagged_for_it(connected, app, harbour_client):
     running = sync_now(harbour_client).get_data(as_text=True)
     assert "/runs/" in running
     html = push(harbour_client, "2")
     assert 'data-state="with_sync"' in html and "Will be pushed with the sync that is running" in html
-    assert "hx-get" in html, "the menu keeps polling until the sync has pushed it"
-    assert [run.kind for run in runs_of(app)] == [RunKind.PREVIEW], "no second run beside the going one"
+    assert 'hx-get="/settings/accounting-sync/invoices/2/action' in html, "the menu polls until the sync pushed it"
+    assert [run.kind for run in runs_of(app) if run.status in RunStatus.ACTIVE] == [RunKind.SYNC], \
+        "no second run beside the going one"
     assert flag_of(app, "2").state == InvoiceState.FLAGGED
 
-
-def test_a_sync_that_is_going_pushes_the_flagged_invoice(fresh, app, harbour_client):
-    with db_session(app) as session:
-        tenant_id = session.scalar(select(Connection.tenant_id).where(Connection.account_id == HARBOUR_ACCOUNT))
-        session.add(Run(account_id=HARBOUR_ACCOUNT, tenant_id=tenant_id, kind=RunKind.SYNC, status=RunStatus.DONE,
-                        counts={}))
-        session.commit()
-    sync_now(harbour_client)
-    push(harbour_client, "2")
     work_queue(app)
-    assert [run.kind for run in runs_of(app) if run.status == RunStatus.DONE] == [RunKind.SYNC, RunKind.SYNC]
     assert flag_of(app, "2").state == InvoiceState.PUSHED
-    assert 'data-state="pushed"' in menu(harbour_client, "2")
+    html = menu(harbour_client, "2")
+    assert 'data-state="pushed"' in html and "hx-get" not in html and "hx-post=\"/settings/accounting-sync/invoices/2/push\"" in html
+
+
+def test_while_a_preview_runs_the_menu_pushes_once_it_ends(fresh, app, harbour_client):
+    sync_now(harbour_client)  # the first Sync Now! of an organisation: a preview, which pushes nothing
+    html = push(harbour_client, "2")
+    assert 'data-state="after_run"' in html and "Will be pushed once the run that is going ends" in html
+    assert 'hx-post="/settings/accounting-sync/invoices/2/push"' in html and 'hx-trigger="load delay:2s"' in html
+    assert '"csrf_token": ' in html.replace("&#34;", '"')
+    work_queue(app)
+    assert flag_of(app, "2").state == InvoiceState.FLAGGED, "a preview writes nothing"
+
+    again = push(harbour_client, "2")  # the menu's next try
+    assert 'data-state="pushing"' in again
+    work_queue(app)
+    assert flag_of(app, "2").state == InvoiceState.PUSHED
+    assert [run.kind for run in runs_of(app)] == [RunKind.PREVIEW, RunKind.PUSH]
 
 
 def test_xero_refusal_is_shown_with_its_fix_and_push_again(fresh, app, harbour_client):
