@@ -57,6 +57,8 @@ HOST_ONLY_CLIENT_EMAILS = (
 # Latency the sandbox adds to each API call of the Harbour organisation during the first sync, so
 # that its stages last long enough to be watched (a handful of calls: ~10 seconds in all).
 WATCHABLE_LATENCY_MS = 1500
+# How long a push run of one invoice may take to show its outcome in the menu (the worker is shared).
+PUSH_TIMEOUT_MS = 90_000
 # After the summary, the progress URL must not be asked for again: three polling intervals.
 POLLING_SILENCE_MS = 3000
 
@@ -309,17 +311,11 @@ def test_clients_from_xero_arrive_and_host_clients_reach_xero_once(page: Page, l
 
 def test_push_to_xero_from_the_invoice_actions_menu(page: Page, live_stack: LiveStack) -> None:
     log_in(page, *HARBOUR_LOGIN)
-    for number in ("HFS-1001", "HFS-1003"):
+    for number, outcome in (("HFS-1001", "pushed"), ("HFS-1003", "rejected")):
         open_invoice(page, number)
         menu = open_actions_menu(page)
-        menu.get_by_role("button", name="Push To Xero").click()
-        expect(invoice_action(page)).to_have_attribute("data-state", "flagged")
-        menu = open_actions_menu(page)
-        expect(menu.get_by_role("status")).to_have_text("Will be pushed to Xero at the next sync.")
-
-    open_accounting_sync(page)
-    sync_now(page)
-    await_run_outcome(page, "done")
+        menu.get_by_role("button", name="Push To Xero").click()  # pushed at once, in a push run
+        expect(invoice_action(page)).to_have_attribute("data-state", outcome, timeout=PUSH_TIMEOUT_MS)
 
     in_xero = {invoice["InvoiceNumber"]: invoice for invoice in xero_invoices(live_stack, HARBOUR_ORG)}
     assert set(in_xero) == {"HFS-1001"}, "only the valid flagged invoice may reach Xero"
@@ -339,7 +335,7 @@ def test_push_to_xero_from_the_invoice_actions_menu(page: Page, live_stack: Live
     rejection = menu.get_by_role("alert")
     expect(rejection).to_contain_text("Xero rejected it:")
     expect(rejection).to_contain_text("GST15")
-    expect(menu.get_by_role("button", name="Retry at the next sync")).to_be_visible()
+    expect(menu.get_by_role("button", name="Push again")).to_be_visible()
     fix = rejection.locator("xpath=following-sibling::p[1]")
     expect(fix).not_to_be_empty()
     assert_accessible(page, "the invoice page (rejected, menu open)")
