@@ -182,7 +182,7 @@ def _web_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-def bulk_push(next_url: str | None = None, label: str = "Push selected to Xero") -> Markup:
+def bulk_push(next_url: str | None = None) -> Markup:
     """``xerosync_bulk_push()``: the Push To Xero form of the host's invoice list (empty without an
     account or a plan). It renders the form (``id="xerosync-bulk-push"``) with its button; the
     host's checkboxes join it wherever they are with ``form="xerosync-bulk-push"
@@ -193,7 +193,7 @@ def bulk_push(next_url: str | None = None, label: str = "Push selected to Xero")
         return Markup("")
     back_to = safe_next(next_url) or safe_next(request.full_path.rstrip("?"))
     return Markup(render_template("xerosync/_bulk_push.html", csrf_token=generate_csrf(), next_url=back_to or "",
-                                  label=label, max_bulk=MAX_BULK, result=None))
+                                  max_bulk=MAX_BULK, result=None))
 
 
 HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {

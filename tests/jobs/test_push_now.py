@@ -139,6 +139,8 @@ def test_while_a_preview_runs_the_menu_pushes_once_it_ends(fresh, app, harbour_c
     assert 'data-state="after_run"' in html and "Will be pushed once the run that is going ends" in html
     assert 'hx-post="/settings/accounting-sync/invoices/2/push"' in html and 'hx-trigger="load delay:2s"' in html
     assert '"csrf_token": ' in html.replace("&#34;", '"')
+    selected = bulk(harbour_client, ["4"]).get_data(as_text=True)
+    assert "1 invoice will be pushed with the next sync: another run is going" in selected
     work_queue(app)
     assert flag_of(app, "2").state == InvoiceState.FLAGGED, "a preview writes nothing"
 
@@ -147,6 +149,7 @@ def test_while_a_preview_runs_the_menu_pushes_once_it_ends(fresh, app, harbour_c
     work_queue(app)
     assert flag_of(app, "2").state == InvoiceState.PUSHED
     assert [run.kind for run in runs_of(app)] == [RunKind.PREVIEW, RunKind.PUSH]
+    assert flag_of(app, "4").state == InvoiceState.FLAGGED, "a push run pushes only its own invoices"
 
 
 def test_xero_refusal_is_shown_with_its_fix_and_push_again(fresh, app, harbour_client):
@@ -184,6 +187,19 @@ def test_an_ambiguous_client_is_not_guessed_the_invoice_waits(fresh, app, harbou
     assert 'data-state="waiting"' in html and "Waiting for your decision about its client" in html
     assert f'href="/settings/accounting-sync/runs/{run.id}?filter=needs_review"' in html
     assert "hx-get" not in html
+
+    # the owner links the client to the first contact in the review, then pushes again
+    [review] = [r for r in records_of(app, run.id) if r.outcome == Outcome.NEEDS_REVIEW]
+    chosen = next(c for c in fresh.sandbox.control.contacts(fresh.tenant_id) if c["Name"] == "Bright Spark Electrical")
+    run_page = f"/settings/accounting-sync/runs/{run.id}"
+    decided = harbour_client.post(f"{run_page}/records/{review.id}/decide", data={
+        "csrf_token": csrf_token(harbour_client, run_page), "decision": f"link:{chosen['ContactID']}"})
+    assert decided.status_code in (302, 303)
+    push(harbour_client, "1")
+    work_queue(app)
+    assert flag_of(app, "1").state == InvoiceState.PUSHED
+    [pushed] = fresh.sandbox.control.invoices(fresh.tenant_id)
+    assert pushed["Contact"]["ContactID"] == chosen["ContactID"]
 
 
 def test_a_push_runs_progress_says_pushing(fresh, app, harbour_client):
@@ -255,3 +271,12 @@ def test_the_bulk_form_is_not_offered_without_the_plan(app):
     login(other, *BASIC_LOGIN)
     page = other.get(INVOICES_PAGE).get_data(as_text=True)
     assert "xerosync-bulk-push" not in page and 'type="checkbox"' not in page
+
+
+def test_push_and_its_poll_refuse_a_foreign_invoice_and_a_missing_token(fresh, app, harbour_client):
+    foreign = basic_invoice(app)
+    token = csrf_token(harbour_client, INVOICE_PAGE.format("1"))
+    assert harbour_client.post(PUSH.format(foreign), data={"csrf_token": token}, headers=HTMX).status_code == 404
+    assert harbour_client.get(ACTION.format(foreign), headers=HTMX).status_code == 404
+    assert harbour_client.post(PUSH.format("1"), data={}, headers=HTMX).status_code == 400
+    assert runs_of(app) == [] and flag_of(app, "1") is None

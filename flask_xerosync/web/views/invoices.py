@@ -14,6 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from ...models import Run, RunKind
 from ...services import invoice_flags
 from ...services.connections import DbSession, connection_of
 from ...services.push_now import MAX_BULK, PushRequest, push_now
@@ -60,23 +61,25 @@ def push_invoices(account_id: str) -> Response | str:
     return _bulk_answer(next_url, *_bulk_result(push_now(current_state(), account_id, ids)))
 
 
-def _bulk_result(pushed: PushRequest) -> tuple[str, object]:
+def _bulk_result(pushed: PushRequest) -> tuple[str, Run | None]:
     count = len(pushed.invoice_ids)
     invoices = f"{count} invoice{'' if count == 1 else 's'}"
     if pushed.refusal:
-        return f"{invoices} will be pushed later: {pushed.refusal}", None
+        return (f"{invoices} will be pushed later: {pushed.refusal}" if count else pushed.refusal), None
     if pushed.started:
         return f"Pushing {invoices} to Xero…", pushed.run
-    return f"{invoices} will be pushed with the sync that is running.", pushed.run
+    if pushed.run is not None and pushed.run.kind == RunKind.SYNC:
+        return f"{invoices} will be pushed with the sync that is running.", pushed.run
+    return (f"{invoices} will be pushed with the next sync: another run is going (push them again once it "
+            "ends to push them now)."), pushed.run
 
 
-def _bulk_answer(next_url: str | None, text: str, run: object, *, refused: bool = False) -> Response | str:
+def _bulk_answer(next_url: str | None, text: str, run: Run | None, *, refused: bool = False) -> Response | str:
     if not is_htmx():
         flash(text, "error" if refused else "info")
         return redirect(next_url or url_for("xerosync.settings"), 303)
     return render_template("xerosync/_bulk_push.html", csrf_token=generate_csrf(), next_url=next_url or "",
-                           label="Push selected to Xero", max_bulk=MAX_BULK,
-                           result={"text": text, "run": run, "refused": refused})
+                           max_bulk=MAX_BULK, result={"text": text, "run": run, "refused": refused})
 
 
 @bp.post("/invoices/<invoice_id>/flag")
