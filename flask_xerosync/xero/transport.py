@@ -158,9 +158,8 @@ class XeroTransport:
         self._lock = threading.Lock()
         self._calls = 0
         self._last_limits: LimitHeaders | None = None
+        # Hears of each retry after a transient failure, before its wait: (2, 6) is "the 2nd of 6 tries".
         self.on_retry: Callable[[int, int], None] = lambda attempt, attempts: None
-        """Hears of each retry after a transient failure (Xero slow or down) before its wait:
-        ``on_retry(2, 6)`` is "trying again, the 2nd of 6 tries" (a run shows it as progress)."""
 
     @property
     def calls(self) -> int:
