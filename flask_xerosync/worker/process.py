@@ -16,8 +16,9 @@ otherwise leave it running a run that is already reported dead, beside the run t
 **A Redis blip does not end the process.** Heartbeats and the job's progress writes
 (:class:`ProgressJob`) are best-effort: a :class:`~redis.exceptions.RedisError` there is logged and
 the work-horse goes on. When the work loop itself loses Redis, it is ended cleanly and started again
-with tenacity's exponential backoff, as a worker of a new name (the old one's hash may have
-survived the restart without its death being recorded).
+once Redis answers (pinged with tenacity's exponential backoff), as a worker of a new name (the old one's hash may have
+survived the restart without its death being recorded). RQ's scheduler (a child process) dies on a
+Redis error; idle workers look for a missing scheduler every minute (:data:`MAINTENANCE_INTERVAL`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import os
 import signal
 import sys
+from types import FrameType
 from typing import Any
 from uuid import uuid4
 
@@ -35,12 +37,19 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT = 5
 """Seconds between heartbeats of a running job (``flask xerosync worker --heartbeat``)."""
+MAINTENANCE_INTERVAL = 60
+"""Seconds between RQ's maintenance passes of an idle worker (RQ: 600), in which it also starts a
+scheduler when none holds the lock, so a scheduler lost with its worker or to a Redis blip is
+replaced within about a minute; ``WORKER_TTL`` makes an idle worker's blocking wait for a job
+(``WORKER_TTL - 15`` s) short enough for that, and lets a dead idle worker drop out of ``rq info``
+after ``WORKER_TTL + 60`` s (RQ: 420 s)."""
+WORKER_TTL = 75
 RECONNECT_WAIT_MAX = 30
 """The longest pause, in seconds, between attempts to start the work loop again without Redis."""
 PR_SET_PDEATHSIG = 1
@@ -80,6 +89,8 @@ class SyncWorker(Worker):
     job_class = ProgressJob
 
     def __init__(self, queues: list[Queue], *, heartbeat: int = DEFAULT_HEARTBEAT, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
         super().__init__(queues, job_monitoring_interval=heartbeat, **kwargs)
         self._redis_lost: RedisError | None = None
         self._worker_pid = os.getpid()
@@ -135,19 +146,35 @@ class SyncWorker(Worker):
         raise StopRequested from exc
 
     def work(self, burst: bool = False, **kwargs: Any) -> bool:  # type: ignore[override]
-        """RQ's work loop, started again with exponential backoff whenever it loses Redis."""
-        worked = False
-        retrying = Retrying(
-            retry=retry_if_exception_type(RedisError),
-            wait=wait_exponential(multiplier=0.5, max=RECONNECT_WAIT_MAX),
-            stop=stop_never,
-            before_sleep=self._before_restart,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                worked = self._work_once(burst, **kwargs) or worked
-        return worked
+        """RQ's work loop, started again whenever it loses Redis, once Redis answers again."""
+        while True:
+            try:
+                return self._work_once(burst, **kwargs)
+            except RedisError as exc:
+                logger.warning("xerosync: worker %s lost Redis (%s); starting again once it answers", self.name, exc)
+            try:
+                self._await_redis()
+            except (RedisError, StopRequested):
+                return False  # asked to stop while Redis was away
+            self.name = uuid4().hex
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """RQ's warm shutdown, remembered first: while Redis is away RQ's own handler fails
+        (it reads the worker's state from Redis), and the loop must still not start again."""
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
+    def teardown(self) -> None:
+        """RQ's teardown, best-effort: without Redis the worker's death cannot be recorded (its
+        hash expires), but its pub/sub listener thread must still end before the loop starts again."""
+        try:
+            super().teardown()
+        except RedisError as exc:
+            logger.warning("xerosync: worker %s could not record its stop (%s)", self.name, exc)
+            if self.pubsub_thread is not None:
+                self.pubsub_thread.stop()
+                self.pubsub_thread.join(timeout=1)
+                self.pubsub_thread = None
 
     def _work_once(self, burst: bool, **kwargs: Any) -> bool:
         self._redis_lost = None
@@ -156,8 +183,19 @@ class SyncWorker(Worker):
             raise self._redis_lost
         return worked
 
-    def _before_restart(self, retry_state: RetryCallState) -> None:
+    def _await_redis(self) -> None:
+        """Ping Redis with exponential backoff (each outage starts again from a short wait)."""
+        for attempt in Retrying(
+            retry=retry_if_exception_type(RedisError),
+            wait=wait_exponential(multiplier=0.5, max=RECONNECT_WAIT_MAX),
+            stop=lambda retry_state: self._stop_requested,
+            before_sleep=self._before_retry,
+            reraise=True,
+        ):
+            with attempt:
+                self.connection.ping()
+
+    def _before_retry(self, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0
-        logger.warning("xerosync: worker %s lost Redis (%s); starting again in %.1f s", self.name, exc, wait)
-        self.name = uuid4().hex
+        logger.warning("xerosync: worker %s still without Redis (%s); next try in %.1f s", self.name, exc, wait)

@@ -21,15 +21,17 @@ CONFIG_KEYS = ("XEROSYNC_CLIENT_ID", "XEROSYNC_CLIENT_SECRET", "XEROSYNC_ENCRYPT
                "XEROSYNC_SANDBOX_URL", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
 
 
-def start_worker(app: Flask, *, burst: bool = True) -> subprocess.Popen[bytes]:
+def start_worker(app: Flask, *, burst: bool = True, log: Path | None = None) -> subprocess.Popen[bytes]:
     """``flask xerosync worker [--burst]`` for the example app, configured like the test app, in a
-    session of its own (so the worker and its scheduler can be killed together)."""
+    session of its own (so the worker and its scheduler can be killed together). Its log goes to
+    ``log`` when given (a worker that runs long must not fill a pipe nobody reads), else to a pipe."""
     options = ["--burst"] if burst else []
     env = {**os.environ, **{key: str(app.config[key]) for key in CONFIG_KEYS}, "XEROSYNC_ALLOW_SANDBOX": "true"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "example_app", "xerosync", "worker", *options],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True,
+        stderr=log.open("wb") if log is not None else subprocess.PIPE,
     )
 
 
