@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from example_app.models import Client
@@ -20,6 +21,7 @@ from .conftest import OrgSetup, RestartableRedis, db_session, run_id_in, run_row
 from .worker_process import await_progress, start_worker, stop_worker
 
 CONTACTS = 40
+PROGRESS = "/settings/accounting-sync/runs/{}/progress"
 
 
 @pytest.fixture
@@ -37,10 +39,12 @@ def seed_slow_contacts(org: OrgSetup) -> None:
     control.faults(org.tenant_id, latency_ms=300)
 
 
-def await_end(app: Flask, run_id: str, worker: object, log: Path) -> Run:
-    """Poll the run row (bounded) until the run is no longer active, the worker alive throughout."""
+def await_end(app: Flask, client: FlaskClient, run_id: str, worker: object, log: Path) -> Run:
+    """Poll the run's progress fragment as the page does (bounded; it settles a run whose job Redis
+    no longer knows), until the run is no longer active, the worker alive throughout."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        client.get(PROGRESS.format(run_id))
         run = run_row(app, run_id)
         assert getattr(worker, "poll")() is None, f"the worker exited:\n{log.read_text()}"
         if run.status not in RunStatus.ACTIVE:
@@ -58,14 +62,14 @@ def assert_synced_once(org: OrgSetup, app: Flask) -> None:
     assert all(f"Blip Test {n:03d}" in client_names for n in range(CONTACTS))
 
 
-def continue_if_stopped(app: Flask, harbour_client: object, run: Run, worker: object, log: Path) -> None:
+def continue_if_stopped(app: Flask, harbour_client: FlaskClient, run: Run, worker: object, log: Path) -> None:
     """Sync Now! after a run Redis stopped: the same worker process continues it to the end."""
     if run.status == RunStatus.DONE:
         return
     assert run.status == RunStatus.FAILED and run.error == QUEUE_UNREACHABLE, (run.status, run.error)
     rerun_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     assert (run_row(app, rerun_id).cursor or {}).get("continues") == run.id
-    rerun = await_end(app, rerun_id, worker, log)
+    rerun = await_end(app, harbour_client, rerun_id, worker, log)
     assert rerun.status == RunStatus.DONE, rerun.error
 
 
@@ -80,7 +84,7 @@ def test_a_redis_restart_mid_run_leaves_the_worker_running(connected, app, harbo
         await_progress(app, run_row(app, run_id).job_id or "", worker)
         restartable_redis.restart(keep_data=keep_data)
         connected.sandbox.control.clear_faults(connected.tenant_id)
-        run = await_end(app, run_id, worker, log)
+        run = await_end(app, harbour_client, run_id, worker, log)
         print(f"\nRedis restarted {'with' if keep_data else 'without'} its data mid-run: the run ended "
               f"{run.status}{' (queue unreachable)' if run.error == QUEUE_UNREACHABLE else ''}")
         continue_if_stopped(app, harbour_client, run, worker, log)
@@ -99,7 +103,7 @@ def test_a_run_that_loses_redis_says_the_queue_was_unreachable_and_sync_now_cont
     try:
         await_progress(app, run_row(app, run_id).job_id or "", worker)
         restartable_redis.stop(keep_data=True)
-        run = await_end(app, run_id, worker, log)
+        run = await_end(app, harbour_client, run_id, worker, log)
         assert run.status == RunStatus.FAILED and run.error == QUEUE_UNREACHABLE, (run.status, run.error)
         assert "the job queue (Redis) was unreachable" in run.error
         connected.sandbox.control.clear_faults(connected.tenant_id)
@@ -109,3 +113,4 @@ def test_a_run_that_loses_redis_says_the_queue_was_unreachable_and_sync_now_cont
     finally:
         stop_worker(worker)
     assert_synced_once(connected, app)
+
