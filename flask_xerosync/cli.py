@@ -67,8 +67,7 @@ def status(account_id: str) -> None:
               help="Seconds between a running job's heartbeats; a dead worker's run is known after about twice that.")
 def worker(burst: bool, heartbeat: int) -> None:
     """Run an RQ worker for the sync queue inside this app's context, with RQ's scheduler (the
-    automatic syncs' schedules and webhook runs wait there until due). See
-    :mod:`flask_xerosync.worker.process` for how it notices dead workers and survives Redis blips."""
+    automatic syncs' schedules and webhook runs wait there until due). It survives Redis blips."""
     state = current_state()
     armed = arm_missing_schedules(state)
     if armed:
