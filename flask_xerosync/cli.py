@@ -10,7 +10,7 @@ import time
 
 import click
 from flask.cli import AppGroup
-from rq import Queue, Worker
+from rq import Queue
 
 from .models import RunStatus, metadata
 from .services.automatic import arm_missing_schedules
@@ -20,6 +20,7 @@ from .services.runs import history
 from .services.sync_now import request_sync
 from .state import current_state
 from .web.rendering import progress_text, stage_label
+from .worker.process import DEFAULT_HEARTBEAT, SyncWorker
 
 xerosync_cli = AppGroup("xerosync", help="Xero sync: tables, connections, the worker.")
 
@@ -62,16 +63,18 @@ def status(account_id: str) -> None:
 
 @xerosync_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
+@click.option("--heartbeat", type=click.IntRange(min=1), default=DEFAULT_HEARTBEAT, show_default=True,
+              help="Seconds between a running job's heartbeats; a dead worker's run is known after about twice that.")
+def worker(burst: bool, heartbeat: int) -> None:
     """Run an RQ worker for the sync queue inside this app's context, with RQ's scheduler (the
-    automatic syncs' schedules and webhook runs wait there until due)."""
+    automatic syncs' schedules and webhook runs wait there until due). It survives Redis blips."""
     state = current_state()
     armed = arm_missing_schedules(state)
     if armed:
         click.echo(f"Armed the schedule of {armed} account(s) that sync automatically.")
     state.db.session.remove()
     queue = Queue(state.config.queue_name, connection=state.redis)
-    Worker([queue], connection=state.redis).work(burst=burst, with_scheduler=True)
+    SyncWorker([queue], connection=state.redis, heartbeat=heartbeat).work(burst=burst, with_scheduler=True)
 
 
 @xerosync_cli.command("rotate-key")

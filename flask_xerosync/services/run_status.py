@@ -2,7 +2,11 @@
 
 The run row and the RQ job can disagree only when the worker died, the job was cancelled or it
 expired in the queue: :func:`reconcile` settles the row from what RQ says, so no page shows a dead
-run as running. While the job runs, its ``meta`` holds the live progress (:func:`live_progress`).
+run as running (``flask xerosync worker`` renews a running job every few seconds, so a dead
+worker's job expires within about 12 s; see :mod:`flask_xerosync.worker.process`). The next sync of
+a run that a dead worker or an unreachable queue stopped continues from where it stood
+(:func:`continuation_cursor`). While the job runs, its ``meta`` holds the live progress
+(:func:`live_progress`).
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from typing import Any
+
 from redis import Redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
+from sqlalchemy import select
 
-from ..models import Run, RunStatus, utcnow
+from ..models import Run, RunKind, RunStatus, utcnow
 from .connections import DbSession
 from .runs import finish_run, job_id_for
 
@@ -32,9 +39,15 @@ EXPIRED_IN_QUEUE = (
 # Sync Now! commits the run before it enqueues the job: a queued run this young whose job is not in
 # Redis yet is still being enqueued, not expired.
 ENQUEUE_GRACE = timedelta(seconds=60)
+QUEUE_UNREACHABLE = (
+    "The sync stopped because the job queue (Redis) was unreachable. Nothing already synced is lost; "
+    "Sync Now! to continue once it answers again."
+)
 CANCELLED = (
     "This run was cancelled before it finished. Nothing already synced is lost; Sync Now! to continue."
 )
+# Runs stopped from outside (not by Xero or the data): the next sync goes on from where they stood.
+CONTINUABLE = (WORKER_STOPPED, QUEUE_UNREACHABLE)
 
 def fetch_job(redis: Redis, run: Run) -> Job | None:
     try:
@@ -83,6 +96,20 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
     else:
         finish_run(session, run, RunStatus.FAILED, error=WORKER_STOPPED)
     return run
+
+
+def continuation_cursor(session: DbSession, account_id: str, tenant_id: str) -> dict[str, Any] | None:
+    """Where the organisation's next sync starts: the cursor of its last sync when a dead worker or
+    an unreachable queue stopped it (everything up to that cursor was committed with it, so nothing
+    is read or written twice), marked ``continues: <that run's id>``; None to start afresh."""
+    last = session.scalar(
+        select(Run).where(Run.account_id == account_id, Run.tenant_id == tenant_id, Run.kind == RunKind.SYNC,
+                          Run.status.in_(RunStatus.FINISHED))
+        .order_by(Run.created_at.desc()).limit(1)
+    )
+    if last is None or last.status != RunStatus.FAILED or last.error not in CONTINUABLE or not last.cursor:
+        return None
+    return {**last.cursor, "continues": last.id}
 
 
 @dataclass(frozen=True)

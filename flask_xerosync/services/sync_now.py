@@ -16,7 +16,7 @@ from rq import Queue
 from ..models import ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..state import XeroSyncState
 from .connections import connection_of
-from .run_status import reconcile
+from .run_status import continuation_cursor, reconcile
 from .runs import active_run, create_run, finish_run, format_time, has_synced, last_preview
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False
         first = not has_synced(session, account_id, tenant_id) and last_preview(session, account_id, tenant_id) is None
         kind = RunKind.PREVIEW if preview or first else RunKind.SYNC
         run = create_run(session, account_id, tenant_id, tenant_name=connection.tenant_name, kind=kind)
+        if kind == RunKind.SYNC:
+            run.cursor = continuation_cursor(session, account_id, tenant_id)
         session.commit()
         try:
             enqueue_run(state, run)

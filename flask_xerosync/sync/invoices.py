@@ -240,9 +240,7 @@ class InvoicesStage:
                 continue
             contact_id = contacts.get(invoice.client_id)
             if contact_id is None:
-                self._reject(flag, label=invoice.number, messages=[],
-                             message="Its client could not be added to Xero (see the clients in this run's log).",
-                             fix="Fix the client as the log says, then push the invoice again.")
+                self._without_contact(flag, invoice)
                 continue
             to_push.append((invoice, self._payload(invoice, contact_id, item_codes, existing), existing is not None))
         if to_push and ctx.dry_run:
@@ -294,6 +292,23 @@ class InvoicesStage:
         flag.fix = ""
         self.ctx.record(Outcome.SKIPPED, direction=TO_XERO, label=invoice.number, host_id=invoice.id,
                         xero_id=record.get("InvoiceID") or flag.xero_invoice_id, message=PAID_IN_XERO)
+
+    def _without_contact(self, flag: InvoiceFlag, invoice: Invoice) -> None:
+        """An invoice whose client has no Xero contact. When Xero refused the client in this run
+        (the refusal is already counted and logged with the clients), the invoice is skipped and
+        stays flagged, saying why, so it goes with the next sync once the client is fixed."""
+        refusal = self.ctx.store.refusal(self.ctx.run_id, "clients", invoice.client_id)
+        if refusal is None:
+            self._reject(flag, label=invoice.number, messages=[],
+                         message="Its client could not be added to Xero (see the clients in this run's log).",
+                         fix="Fix the client as the log says, then push the invoice again.")
+            return
+        client, reason = refusal
+        flag.message = (f"Not pushed: its client {client} was refused by Xero: {reason}; "
+                        "fix the client, then sync again.")
+        flag.fix = "Fix the client as this run's log says; the invoice stays flagged and goes with the next sync."
+        self.ctx.record(Outcome.SKIPPED, direction=TO_XERO, label=invoice.number, host_id=invoice.id,
+                        message=flag.message, fix=flag.fix)
 
     def _reject(self, flag: InvoiceFlag, *, label: str, messages: list[str], message: str, fix: str) -> None:
         flag.state = InvoiceState.REJECTED

@@ -22,6 +22,7 @@ from ..models import (
     InvoiceState,
     Link,
     OrgCache,
+    Outcome,
     Preferences,
     RecordResult,
     Run,
@@ -122,6 +123,16 @@ class SyncStore:
               "message": record.message, "fix": record.fix, "details": record.details, "resolved": False,
               "created_at": now} for record in records],
         )
+
+    def refusal(self, run_id: str, stage: str, host_id: str) -> tuple[str, str] | None:
+        """(label, Xero's message) of the record of ``stage`` that this run logged as failed, if any."""
+        row = self.session.execute(
+            select(RecordResult.label, RecordResult.message)
+            .where(RecordResult.run_id == run_id, RecordResult.stage == stage, RecordResult.host_id == host_id,
+                   RecordResult.outcome == Outcome.FAILED)
+            .limit(1)
+        ).first()
+        return (row.label, row.message) if row is not None else None
 
     def decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> dict[str, Decision]:
         """The owner's decisions about these records."""

@@ -22,6 +22,7 @@ import logging
 import os
 from datetime import datetime
 
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 
@@ -31,6 +32,7 @@ from ..host import PaidStatus
 from ..models import Connection, ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..services.connections import connection_of
 from ..services.preferences import preferences_for
+from ..services.run_status import QUEUE_UNREACHABLE
 from ..services.runs import finish_run, problems
 from ..services.sync_now import paused_message
 from ..services.xero_api import open_api
@@ -119,6 +121,10 @@ class _SyncJob:
             self._pause(run, connection, exc.retry_at, calls_of(client))
         except XeroSyncError as exc:
             self._fail(run, str(exc), calls_of(client))
+        except RedisError:
+            logger.exception("xerosync: run %s of account %s lost Redis", run.id, run.account_id)
+            self._fail(run, QUEUE_UNREACHABLE, calls_of(client))
+            raise
         except Exception:
             logger.exception("xerosync: run %s of account %s failed", run.id, run.account_id)
             self._fail(run, GENERIC_FAILURE, calls_of(client))

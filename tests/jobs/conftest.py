@@ -1,15 +1,20 @@
-"""Helpers for the job and page tests: connect an account headless, run a real RQ worker, read rows."""
+"""Helpers for the job and page tests: connect an account headless, run a real RQ worker, read rows,
+and a private Redis that a test can restart mid-run."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
@@ -18,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from flask_xerosync.models import Connection, RecordResult, Run, RunKind, RunStatus, utcnow
 from flask_xerosync.state import current_state
+from flask_xerosync.testing import find_redis_server, free_port
 
 OrgSetup = Any
 
@@ -128,3 +134,69 @@ def connected(app: Flask, harbour_client: FlaskClient, sandbox_org: OrgSetup) ->
     assert connection_of(app).status == "connected"
     previewed(app)
     return sandbox_org
+
+
+class RestartableRedis:
+    """A private ``redis-server`` (port and data directory of its own) that can be restarted on the
+    same port, with its data (saved on shutdown and loaded again, as a persistent Redis restarts)
+    or without (as a Redis without persistence, or a fail-over to an empty replica)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="xerosync-redis-restart-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self._dir.name, "--dbfilename", "dump.rdb",
+             "--logfile", str(Path(self._dir.name) / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, retry_on_error=[redis.ConnectionError],
+                             retry=redis.retry.Retry(redis.backoff.ConstantBackoff(0.05), 200))
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Shut the server down, saving its data first when ``keep_data``."""
+        if self._process is None:
+            return
+        client = redis.Redis(port=self.port)
+        try:
+            client.shutdown(save=keep_data, nosave=not keep_data)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes
+        finally:
+            client.close()
+        self._process.wait(timeout=30)
+        self._process = None
+        if not keep_data:
+            (Path(self._dir.name) / "dump.rdb").unlink(missing_ok=True)
+
+    def restart(self, *, keep_data: bool) -> None:
+        self.stop(keep_data=keep_data)
+        self.start()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        self._dir.cleanup()
+
+
+@pytest.fixture
+def restartable_redis() -> Iterator[RestartableRedis]:
+    server = RestartableRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
