@@ -15,7 +15,7 @@ from datetime import timedelta
 from redis import Redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from ..models import Run, RunStatus, utcnow
 from .connections import DbSession
@@ -32,6 +32,10 @@ EXPIRED_IN_QUEUE = (
 # Sync Now! commits the run before it enqueues the job: a queued run this young whose job is not in
 # Redis yet is still being enqueued, not expired.
 ENQUEUE_GRACE = timedelta(seconds=60)
+WAIT_LOST = (
+    "The sync was waiting for Xero's limit, but its continuation was lost from the job queue. "
+    "Nothing already synced is lost; Sync Now! to continue."
+)
 CANCELLED = (
     "This run was cancelled before it finished. Nothing already synced is lost; Sync Now! to continue."
 )
@@ -57,7 +61,10 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
       run ``failed`` with :data:`WORKER_STOPPED`;
     - job cancelled or stopped → ``cancelled``;
     - job hash missing: a queued run expired in the queue (RQ's ``ttl``) → ``expired``; a running
-      one lost its worker and the failure record expired too → ``failed``.
+      one lost its worker and the failure record expired too → ``failed``; a waiting one (its
+      continuation is scheduled in RQ's ``ScheduledJobRegistry`` for ``resume_at``, which counts
+      as alive) is given until ``resume_at`` + :data:`ENQUEUE_GRACE` for its continuation to be
+      queued and picked up, then → ``failed``.
 
     The run row is re-read before deciding, since the job may have just finished it.
     """
@@ -65,6 +72,10 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
         return run
     job = fetch_job(redis, run)
     if job is None and run.status == RunStatus.QUEUED and utcnow() - run.created_at < ENQUEUE_GRACE:
+        return run
+    if job is None and run.status == RunStatus.WAITING and utcnow() < (run.resume_at or utcnow()) + ENQUEUE_GRACE:
+        return run
+    if job is not None and job.id in ScheduledJobRegistry(queue_name, connection=redis):
         return run
     status = _job_status(job) if job is not None else None
     if status == JobStatus.STARTED:
@@ -80,6 +91,8 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
         finish_run(session, run, RunStatus.CANCELLED, error=CANCELLED)
     elif status is None and run.status == RunStatus.QUEUED:
         finish_run(session, run, RunStatus.EXPIRED, error=EXPIRED_IN_QUEUE)
+    elif status is None and run.status == RunStatus.WAITING:
+        finish_run(session, run, RunStatus.FAILED, error=WAIT_LOST)
     else:
         finish_run(session, run, RunStatus.FAILED, error=WORKER_STOPPED)
     return run
