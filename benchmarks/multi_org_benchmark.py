@@ -342,7 +342,8 @@ def report(args: argparse.Namespace, control: SandboxControl, orgs: list[Org], r
         print(f"big org:                 {(big.finished_at - big.created_at).total_seconds():.1f} s, "
               f"{calls[orgs[0].tenant_id]} calls")
     print(f"worker busy share:       {busy / (args.workers * measured):.0%} "
-          f"({busy:.1f} s of job time over {args.workers} x {measured:.1f} s)")
+          f"({busy:.1f} s of job time over {args.workers} x {measured:.1f} s; the pool's own bound, job time / "
+          f"workers, is {busy / args.workers:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:
