@@ -20,8 +20,8 @@ runs it then. The run's ``job_id`` names its current job; a job that is no longe
 
 Progress lives in the job's ``meta`` (``stage``, ``done``, ``total``, ``counts``, ``api_calls``,
 ``stages``, ``waiting_until`` while the run waits, and ``pid``, the process running the job;
-written on every progress event, read by the page); the outcome lives in the run row. Sync Now! enqueues this job by its import path
-(:data:`flask_xerosync.services.sync_now.RUN_SYNC`).
+written on every progress event, read by the page); the outcome lives in the run row. Sync Now!
+enqueues this job by its import path (:data:`flask_xerosync.services.sync_now.RUN_SYNC`).
 """
 
 from __future__ import annotations
