@@ -100,6 +100,7 @@ def build_app(sandbox_url: str, redis_url: str, db_path: Path, time_scale: float
         "XEROSYNC_SANDBOX_URL": sandbox_url, "XEROSYNC_HTMX_URL": "/static/htmx.min.js",
         "XEROSYNC_HTMX_INTEGRITY": "", "XEROSYNC_RATE_LIMIT_WINDOW": 60.0 / time_scale,
         "XEROSYNC_PAGE_SIZE": PAGE_SIZE,
+        "XEROSYNC_MAX_LIMIT_WAIT": 86400,  # the engine runs in this process, not as a job: wait in place
     })
     with app.app_context():
         db.create_all()

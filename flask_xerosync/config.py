@@ -87,6 +87,11 @@ class XeroSyncConfig:
     """The time zone of businesses the host's ``timezone_loader`` says nothing about."""
     upgrade_url: str = ""
     """Where the plan explanation links to upgrade; empty: no link."""
+    app_rate_limit_per_minute: int = 10000
+    """``XEROSYNC_APP_RATE_LIMIT_PER_MINUTE``: Xero's app-wide minute limit (all organisations)."""
+    max_limit_wait: float = 5.0
+    """``XEROSYNC_MAX_LIMIT_WAIT``: the longest a run sleeps in its worker for a limit; a longer
+    wait hands the worker back and the run continues when the limit allows."""
 
     @property
     def connections_url(self) -> str:
@@ -336,6 +341,8 @@ def load_config(config: Mapping[str, Any]) -> XeroSyncConfig:
         reconcile_hours=_optional(config, "XEROSYNC_RECONCILE_HOURS", 24.0, _positive_float),
         timezone=_optional(config, "XEROSYNC_TIMEZONE", "UTC", time_zone_name),
         upgrade_url=_optional(config, "XEROSYNC_UPGRADE_URL", "", _url_or_path),
+        app_rate_limit_per_minute=_optional(config, "XEROSYNC_APP_RATE_LIMIT_PER_MINUTE", 10000, _positive_int),
+        max_limit_wait=_optional(config, "XEROSYNC_MAX_LIMIT_WAIT", 5.0, _non_negative_float),
     )
 
 

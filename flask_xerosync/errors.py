@@ -36,6 +36,21 @@ class DailyLimitReached(XeroSyncError):
         self.retry_at = retry_at
 
 
+class LimitWait(XeroSyncError):
+    """The next call to Xero must wait longer than ``XEROSYNC_MAX_LIMIT_WAIT`` for a limit.
+
+    ``limit`` names it: ``"minute"`` (the organisation's minute), ``"app"`` (the app-wide minute
+    across every organisation) or ``"concurrent"`` (calls in flight). ``resume_at`` (aware UTC) is
+    the moment the call may be made. A sync run that meets it hands its worker back and continues
+    then (see :mod:`flask_xerosync.worker.job`) rather than sleeping in the worker.
+    """
+
+    def __init__(self, message: str, resume_at: datetime, limit: str) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+        self.limit = limit
+
+
 class XeroUnavailable(XeroSyncError):
     """Xero kept failing (server errors, timeouts, dropped connections) after every retry."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from redis import Redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from ..models import Run, RunKind, RunStatus, utcnow
@@ -43,11 +43,16 @@ QUEUE_UNREACHABLE = (
     "The sync stopped because the job queue (Redis) was unreachable. Nothing already synced is lost; "
     "Sync Now! to continue once it answers again."
 )
+WAIT_LOST = (
+    "The sync was waiting for Xero's limit, but its continuation was lost from the job queue. "
+    "Nothing already synced is lost; Sync Now! to continue."
+)
 CANCELLED = (
     "This run was cancelled before it finished. Nothing already synced is lost; Sync Now! to continue."
 )
 # Runs stopped from outside (not by Xero or the data): the next sync goes on from where they stood.
-CONTINUABLE = (WORKER_STOPPED, QUEUE_UNREACHABLE)
+CONTINUABLE = (WORKER_STOPPED, QUEUE_UNREACHABLE, WAIT_LOST)
+
 
 def fetch_job(redis: Redis, run: Run) -> Job | None:
     try:
@@ -70,7 +75,10 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
       run ``failed`` with :data:`WORKER_STOPPED`;
     - job cancelled or stopped → ``cancelled``;
     - job hash missing: a queued run expired in the queue (RQ's ``ttl``) → ``expired``; a running
-      one lost its worker and the failure record expired too → ``failed``.
+      one lost its worker and the failure record expired too → ``failed``; a waiting one (its
+      continuation is scheduled in RQ's ``ScheduledJobRegistry`` for ``resume_at``, which counts
+      as alive) is given until ``resume_at`` + :data:`ENQUEUE_GRACE` for its continuation to be
+      queued and picked up, then → ``failed``.
 
     The run row is re-read before deciding, since the job may have just finished it.
     """
@@ -78,6 +86,10 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
         return run
     job = fetch_job(redis, run)
     if job is None and run.status == RunStatus.QUEUED and utcnow() - run.created_at < ENQUEUE_GRACE:
+        return run
+    if job is None and run.status == RunStatus.WAITING and utcnow() < (run.resume_at or utcnow()) + ENQUEUE_GRACE:
+        return run
+    if job is not None and job.id in ScheduledJobRegistry(queue_name, connection=redis):
         return run
     status = _job_status(job) if job is not None else None
     if status == JobStatus.STARTED:
@@ -93,6 +105,8 @@ def reconcile(session: DbSession, redis: Redis, queue_name: str, run: Run) -> Ru
         finish_run(session, run, RunStatus.CANCELLED, error=CANCELLED)
     elif status is None and run.status == RunStatus.QUEUED:
         finish_run(session, run, RunStatus.EXPIRED, error=EXPIRED_IN_QUEUE)
+    elif status is None and run.status == RunStatus.WAITING:
+        finish_run(session, run, RunStatus.FAILED, error=WAIT_LOST)
     else:
         finish_run(session, run, RunStatus.FAILED, error=WORKER_STOPPED)
     return run

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -98,18 +99,32 @@ def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False
         lock.release()
 
 
-def enqueue_run(state: XeroSyncState, run: Run) -> None:
-    """Queue the RQ job of a run that is already committed (raises :class:`RedisError`)."""
-    sync_queue(state).enqueue(
-        RUN_SYNC,
-        run.id,
-        job_id=run.job_id,
-        job_timeout=state.config.job_timeout,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-        ttl=state.config.job_timeout,
-        description=f"flask-xerosync: {run.kind} of account {run.account_id}",
-    )
+def enqueue_run(
+    state: XeroSyncState, run: Run, *, at: datetime | None = None, meta: dict[str, Any] | None = None
+) -> None:
+    """Queue the RQ job (``run.job_id``) of a run that is already committed (raises
+    :class:`RedisError`). With ``at`` (aware), RQ's scheduler queues it then, rounded up to a whole
+    second (a continuation of a run that waits for a limit); ``meta`` starts the job's meta (the
+    progress a waiting run shows)."""
+    options: dict[str, Any] = {
+        "job_id": run.job_id,
+        "job_timeout": state.config.job_timeout,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "ttl": state.config.job_timeout,
+        "description": f"flask-xerosync: {run.kind} of account {run.account_id}",
+        "meta": dict(meta or {}),
+    }
+    queue = sync_queue(state)
+    if at is None:
+        queue.enqueue(RUN_SYNC, run.id, **options)
+    else:
+        queue.enqueue_at(whole_second(at), RUN_SYNC, run.id, **options)
+
+
+def whole_second(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second (RQ's scheduler keeps whole seconds)."""
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def paused_message(resume_at: datetime) -> str:

@@ -17,10 +17,13 @@ def open_api(state: XeroSyncState, connection: Connection, *, idempotency_scope:
     limiter = RateLimiter(
         state.redis,
         tenant_id,
+        app_id=config.client_id,
         per_minute=config.rate_limit_per_minute,
+        app_per_minute=config.app_rate_limit_per_minute,
         window_seconds=config.rate_limit_window,
         concurrent=config.concurrent_limit,
         per_day=config.daily_limit,
+        max_wait=config.max_limit_wait,
         sleep=state.sleep,
     )
     return XeroApi(

@@ -9,10 +9,19 @@ worker marks the job failed at once, and if the whole worker dies RQ moves the j
 registry when its heartbeat expires. The run row is then settled by
 :func:`flask_xerosync.services.run_status.reconcile` the next time the page polls it.
 
+**Runs yield rather than sleep.** When the next call to Xero would wait for a limit longer than
+``XEROSYNC_MAX_LIMIT_WAIT`` (:class:`~flask_xerosync.errors.LimitWait`), or the organisation's
+daily allowance is spent (:class:`~flask_xerosync.errors.DailyLimitReached`), the run keeps what the
+engine committed (it commits per page and batch; ``Run.cursor`` says where it goes on), becomes
+``waiting`` until ``resume_at``, and hands its worker back: a continuation job of the same run,
+``xerosync-run-<run id>-<hex>``, is scheduled with RQ's scheduler (``enqueue_at``) and any worker
+runs it then. The run's ``job_id`` names its current job; a job that is no longer it does nothing.
+``api_calls`` and the counts add up across the parts.
+
 Progress lives in the job's ``meta`` (``stage``, ``done``, ``total``, ``counts``, ``api_calls``,
-``stages``, and ``pid``, the process running the job; written on every progress event, read by the
-page); the outcome lives in the run row. Sync Now! enqueues this job by its import path
-(:data:`flask_xerosync.services.sync_now.RUN_SYNC`).
+``stages``, ``waiting_until`` while the run waits, and ``pid``, the process running the job;
+written on every progress event, read by the page); the outcome lives in the run row. Sync Now!
+enqueues this job by its import path (:data:`flask_xerosync.services.sync_now.RUN_SYNC`).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import secrets
 from datetime import datetime
 
 from redis.exceptions import RedisError
@@ -27,14 +37,14 @@ from rq import get_current_job
 from rq.job import Job
 
 from .. import signals
-from ..errors import DailyLimitReached, ReconnectNeeded, XeroSyncError
+from ..errors import DailyLimitReached, LimitWait, ReconnectNeeded, XeroSyncError
 from ..host import PaidStatus
 from ..models import Connection, ConnectionStatus, Run, RunKind, RunStatus, utcnow
 from ..services.connections import connection_of
 from ..services.preferences import preferences_for
 from ..services.run_status import QUEUE_UNREACHABLE
-from ..services.runs import finish_run, problems
-from ..services.sync_now import paused_message
+from ..services.runs import finish_run, job_id_for, problems
+from ..services.sync_now import NOT_QUEUED, enqueue_run
 from ..services.xero_api import open_api
 from ..state import XeroSyncState, announce, current_state
 from ..sync.engine import SyncEngine, planned_stages
@@ -73,11 +83,17 @@ class _SyncJob:
         self.run_id = run_id
         self.job = job
         self.last_event: ProgressEvent | None = None
+        self.calls_before = 0
+        """Calls made by the run's earlier parts (before it waited for a limit)."""
 
     def run(self) -> dict[str, dict[str, int]]:
         run = self.session.get(Run, self.run_id)
         if run is None or run.status not in RunStatus.ACTIVE:
             logger.warning("xerosync: run %s is gone or already finished; nothing to do", self.run_id)
+            return {}
+        if self.job is not None and run.job_id and self.job.id != run.job_id:
+            logger.warning("xerosync: job %s is no longer run %s's job (%s); nothing to do",
+                           self.job.id, run.id, run.job_id)
             return {}
         connection = connection_of(self.session, run.account_id)
         if connection is None or connection.status != ConnectionStatus.CONNECTED or connection.tenant_id != run.tenant_id:
@@ -85,14 +101,19 @@ class _SyncJob:
             return {}
         preferences = preferences_for(self.session, run.account_id)
         stages = planned_stages(preferences, run.cursor)
+        continued = run.started_at is not None
+        self.calls_before = run.api_calls or 0
         run.status = RunStatus.RUNNING
-        run.started_at = utcnow()
-        run.stage = stages[0]
+        run.started_at = run.started_at or utcnow()
+        run.resume_at = None
+        run.stage = run.stage or stages[0]
         connection.paused_until = None
         self.session.commit()
-        self._save_meta({"run_id": run.id, "stages": stages, "stage": stages[0], "done": 0, "total": None,
-                         "counts": {}, "api_calls": 0, "pid": os.getpid()})
-        announce(signals.sync_started, account_id=run.account_id, run_id=run.id)
+        self._save_meta({"run_id": run.id, "stages": stages, "stage": run.stage, "done": 0, "total": None,
+                         "counts": copy.deepcopy(run.counts or {}), "api_calls": self.calls_before,
+                         "pid": os.getpid(), "waiting_until": None})
+        if not continued:
+            announce(signals.sync_started, account_id=run.account_id, run_id=run.id)
         client: XeroApi | None = None
         try:
             client = open_api(self.state, connection, idempotency_scope=run.id)
@@ -118,7 +139,9 @@ class _SyncJob:
         except ReconnectNeeded as exc:
             self._reconnect_needed(run, connection, str(exc), calls_of(client))
         except DailyLimitReached as exc:
-            self._pause(run, connection, exc.retry_at, calls_of(client))
+            self._wait(run, connection, exc.retry_at, calls_of(client), daily=True)
+        except LimitWait as exc:
+            self._wait(run, connection, exc.resume_at, calls_of(client))
         except XeroSyncError as exc:
             self._fail(run, str(exc), calls_of(client))
         except RedisError:
@@ -139,12 +162,13 @@ class _SyncJob:
         ends, as pending changes committed with the engine's next batch (never a commit of ours in
         the middle of the engine's unit of work)."""
         self.last_event = event
+        api_calls = self.calls_before + event.api_calls
         self._save_meta({"stage": event.stage, "done": event.done, "total": event.total,
-                         "counts": event.counts, "api_calls": event.api_calls, "retry": None})
+                         "counts": event.counts, "api_calls": api_calls, "retry": None})
         if event.stage != run.stage:
             run.stage = event.stage
             run.counts = copy.deepcopy(event.counts)
-            run.api_calls = event.api_calls
+            run.api_calls = api_calls
 
     def _save_meta(self, values: dict[str, object]) -> None:
         if self.job is None:
@@ -156,6 +180,7 @@ class _SyncJob:
         return copy.deepcopy(self.last_event.counts) if self.last_event else {}
 
     def _done(self, run: Run, counts: dict[str, dict[str, int]], api_calls: int) -> None:
+        api_calls += self.calls_before
         self.session.commit()
         finish_run(self.session, run, RunStatus.DONE, counts=counts, api_calls=api_calls)
         self._save_meta({"stage": "done", "counts": counts, "api_calls": api_calls})
@@ -166,6 +191,8 @@ class _SyncJob:
 
     def _fail(self, run: Run, message: str, api_calls: int | None = None) -> None:
         self.session.rollback()
+        if api_calls is not None:
+            api_calls += self.calls_before
         finish_run(
             self.session, run, RunStatus.FAILED, error=message, counts=self._partial_counts(), api_calls=api_calls
         )
@@ -181,16 +208,31 @@ class _SyncJob:
             self.state.access_lost(connection, reason)
         self._fail(run, f"Xero needs you to reconnect: {reason}", api_calls)
 
-    def _pause(self, run: Run, connection: Connection, resume_at: datetime, api_calls: int) -> None:
+    def _wait(self, run: Run, connection: Connection, resume_at: datetime, api_calls: int, *,
+              daily: bool = False) -> None:
+        """Keep what the engine committed, make the run ``waiting`` until ``resume_at`` and schedule
+        its continuation under a new job id (so this job, if it ever ran again, would be stale)."""
         self.session.rollback()
-        connection.paused_until = resume_at
+        self.session.refresh(run)  # the cursor the engine saved with its last commit
+        if daily:
+            connection.paused_until = resume_at
+        run.status = RunStatus.WAITING
+        run.resume_at = resume_at
+        run.api_calls = self.calls_before + api_calls
+        run.counts = copy.deepcopy((run.cursor or {}).get("counts") or run.counts or {})
+        run.job_id = f"{job_id_for(run.id)}-{secrets.token_hex(4)}"
         self.session.commit()
-        message = paused_message(resume_at)
-        finish_run(
-            self.session, run, RunStatus.PAUSED, error=message, counts=self._partial_counts(),
-            api_calls=api_calls, resume_at=resume_at,
-        )
-        announce(signals.sync_failed, account_id=run.account_id, run_id=run.id, error=message)
+        meta = {**(self.job.meta if self.job is not None else {}), "counts": run.counts,
+                "api_calls": run.api_calls, "waiting_until": resume_at.isoformat(), "pid": None}
+        self._save_meta({"waiting_until": resume_at.isoformat()})
+        try:
+            enqueue_run(self.state, run, at=resume_at, meta=meta)
+        except RedisError:
+            logger.exception("xerosync: could not schedule the continuation of run %s", run.id)
+            self._fail(run, NOT_QUEUED, api_calls)
+            return
+        logger.info("xerosync: run %s waits for Xero's limit until %s (job %s)", run.id, resume_at.isoformat(),
+                    run.job_id)
 
 
 def calls_of(client: XeroApi | None) -> int:

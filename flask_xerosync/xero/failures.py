@@ -17,7 +17,7 @@ from tenacity import RetryCallState, wait_random_exponential
 
 from ..errors import ReconnectNeeded, ScopeMissing, XeroNotFound, XeroRequestRejected
 from .payloads import decode_json
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, is_app_minute
 from .results import error_messages
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ def failure_for(
     org_label: str,
 ) -> Exception:
     """The exception for an error response (retryable ones are :class:`Retryable` markers). A 429
-    on a tenant-less call is the app-wide limit: it waits, but pauses no organisation."""
+    for the app-wide minute pauses every organisation of the app for its ``Retry-After``; any other
+    429 on a tenant-less call waits, but pauses no organisation."""
     status = response.status_code
     messages = error_messages(response_body(response))
     reason = detail(response)
@@ -149,8 +150,8 @@ def failure_for(
         wait = retry_after(response.headers)
         if problem in ("day", "daily") and not tenant_less:
             return limiter.exhaust_day(wait if wait is not None else limiter.day_seconds)
-        if wait is not None and not tenant_less:
-            limiter.pause(wait)
+        if wait is not None and (not tenant_less or is_app_minute(problem)):
+            limiter.pause(wait, problem)
         return Throttled(wait, problem)
     if status >= 500:
         return TransientFailure(f"HTTP {status}{': ' + messages[0] if messages else ''}")

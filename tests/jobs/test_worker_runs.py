@@ -99,21 +99,21 @@ def test_revoked_connection_fails_the_run_and_asks_to_reconnect(connected, app, 
     assert "hx-trigger" not in fragment
 
 
-def test_daily_limit_pauses_the_run_with_a_resume_time(connected, app, harbour_client):
+def test_daily_limit_makes_the_run_wait_until_a_resume_time(connected, app, harbour_client):
+    """The run waits (it continues by itself: tests/jobs/test_limit_waits.py); Sync Now! shows it."""
     seed_contacts(connected, 30)
     connected.sandbox.control.set_limits(connected.tenant_id, per_day=2)
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     work_queue(app)
     run = run_row(app, run_id)
-    assert run.status == RunStatus.PAUSED, run.error
+    assert run.status == RunStatus.WAITING, run.error
     assert run.resume_at is not None
     assert connection_of(app).paused_until == run.resume_at
     fragment = harbour_client.get(PROGRESS.format(run_id)).get_data(as_text=True)
-    assert "Sync paused" in fragment and "daily limit" in fragment
-    assert run.resume_at.strftime("%Y-%m-%d %H:%M UTC") in fragment
-    assert "hx-trigger" not in fragment
-    refused = sync_now(harbour_client).get_data(as_text=True)
-    assert "daily limit" in refused
+    assert "Waiting for Xero's limit, continues at" in fragment
+    assert 'hx-trigger="load delay:5s"' in fragment
+    again = sync_now(harbour_client).get_data(as_text=True)
+    assert run_id_in(again) == run_id
     assert len(all_runs(app)) == 1
 
 
