@@ -27,6 +27,19 @@ def flag_of(session: DbSession, account_id: str, tenant_id: str | None, invoice_
     )
 
 
+def flags_of(session: DbSession, account_id: str, tenant_id: str | None,
+             invoice_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
+    """The flags of several invoices for this organisation, by invoice id, in one query (for an
+    invoice list)."""
+    if not tenant_id or not invoice_ids:
+        return {}
+    rows = session.scalars(
+        select(InvoiceFlag).where(InvoiceFlag.account_id == account_id, InvoiceFlag.tenant_id == tenant_id,
+                                  InvoiceFlag.invoice_id.in_(list(invoice_ids)))
+    )
+    return {row.invoice_id: row for row in rows}
+
+
 def flag(session: DbSession, account_id: str, tenant_id: str, invoice_id: str) -> InvoiceFlag:
     """Mark the invoice to be pushed at the next sync.
 

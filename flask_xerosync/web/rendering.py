@@ -24,9 +24,9 @@ from flask import g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..models import ConnectionStatus, InvoiceState, Outcome, Run, RunKind, RunStatus
+from ..models import ConnectionStatus, InvoiceFlag, InvoiceState, Outcome, Run, RunKind, RunStatus
 from ..services.connections import connection_of
-from ..services.invoice_flags import flag_of
+from ..services.invoice_flags import flag_of, flags_of
 from ..services.push_now import MAX_BULK, pushes, waiting_run
 from ..services.run_status import Progress, fetch_job
 from ..services.runs import active_run, problems
@@ -182,6 +182,32 @@ def _web_link(url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
+def invoice_statuses(invoice_ids: Any) -> dict[str, str]:
+    """``xerosync_invoice_statuses(ids)``: a few words per host invoice for an invoice list, by
+    invoice id as text ("In Xero: HFS-1003 (draft)", "To be pushed", "Refused by Xero"; no entry
+    for an invoice never pushed), read in one query. Empty without an account, a plan or an
+    organisation."""
+    state = current_state()
+    account_id = state.account_id()
+    if account_id is None or not state.plan_allows(account_id):
+        return {}
+    session = state.db.session
+    connection = connection_of(session, account_id)
+    tenant_id = connection.tenant_id if connection is not None else None
+    flags = flags_of(session, account_id, tenant_id, [str(invoice_id) for invoice_id in invoice_ids])
+    return {invoice_id: _status_words(flag) for invoice_id, flag in flags.items()}
+
+
+def _status_words(flag: InvoiceFlag) -> str:
+    if flag.state == InvoiceState.FLAGGED:
+        return "To be pushed"
+    if flag.state == InvoiceState.REJECTED:
+        return "Refused by Xero"
+    paid = describe_payment(flag.xero_status, flag.amount_paid, flag.amount_due, flag.paid_on)
+    status = f" ({flag.xero_status.lower()})" if flag.xero_status and not paid else ""
+    return f"In Xero: {flag.xero_number}{status}" + (f". {paid}" if paid else "")
+
+
 def bulk_push(next_url: str | None = None) -> Markup:
     """``xerosync_bulk_push()``: the Push To Xero form of the host's invoice list (empty without an
     account or a plan). It renders the form (``id="xerosync-bulk-push"``) with its button; the
@@ -199,6 +225,7 @@ def bulk_push(next_url: str | None = None) -> Markup:
 HOST_TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "xerosync_invoice_action": invoice_action,
     "xerosync_bulk_push": bulk_push,
+    "xerosync_invoice_statuses": invoice_statuses,
     "xerosync_head": head_assets,
     "xerosync_time": time_text,
     "xerosync_date": format_day,

@@ -126,6 +126,7 @@ def test_while_a_sync_runs_the_invoice_is_flagged_for_it(connected, app, harbour
     assert [run.kind for run in runs_of(app) if run.status in RunStatus.ACTIVE] == [RunKind.SYNC], \
         "no second run beside the going one"
     assert flag_of(app, "2").state == InvoiceState.FLAGGED
+    assert harbour_client.get(INVOICES_PAGE).get_data(as_text=True).count("To be pushed") == 1
 
     work_queue(app)
     assert flag_of(app, "2").state == InvoiceState.PUSHED
@@ -233,6 +234,10 @@ def test_bulk_push_from_the_invoice_list(fresh, app, harbour_client):
     assert flag_of(app, "3") is None
     assert sorted(i["InvoiceNumber"] for i in fresh.sandbox.control.invoices(fresh.tenant_id)) == [
         "HFS-1001", "HFS-1002", "HFS-1004"]
+    listed = harbour_client.get(INVOICES_PAGE).get_data(as_text=True)
+    for number in ("HFS-1001", "HFS-1002", "HFS-1004"):
+        assert f"In Xero: {number} (draft)" in listed
+    assert "HFS-1003 (" not in listed
 
 
 def test_bulk_push_without_javascript_redirects_back(fresh, app, harbour_client):
