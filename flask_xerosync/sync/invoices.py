@@ -224,6 +224,7 @@ class InvoicesStage:
         }
         previous_ids = [str(flags[i.id].xero_invoice_id) for i in invoices if flags[i.id].xero_invoice_id]
         ctx.commit()
+        flags = ctx.store.flags(ctx.scope, invoice_ids)  # in one query: a commit expires them
         current: dict[str, dict[str, Any]] = {}
         if previous_ids and ctx.dry_run:
             ctx.estimate_calls("invoices", 1)
@@ -251,6 +252,7 @@ class InvoicesStage:
         elif to_push:
             ctx.commit()
             results = ctx.api.upsert_invoices([payload for _, payload, _ in to_push])
+            flags = ctx.store.flags(ctx.scope, invoice_ids)
             for (invoice, _, update), result in zip(to_push, results, strict=True):
                 flag = flags[invoice.id]
                 if result.ok:

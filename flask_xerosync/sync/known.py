@@ -7,15 +7,15 @@ them), so its cost grows with batches, not with records. See :class:`~..models.K
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, scoped_session
 
-from ..models import KnownRecord
+from ..models import KnownRecord, Link, Side
 from .bulk import chunks, upsert
 from .scope import Scope
 
@@ -87,19 +87,21 @@ class KnownRecords:
         self._overlay: dict[tuple[str, str], Known] = {}
         self._overlay_keys: dict[tuple[str, str, str], set[str]] = defaultdict(set)
 
-    def overlay(self, side: str, record_id: str, values: dict[str, Any], keys: Keys) -> None:
-        """Decide with these values of the record for the rest of the run."""
-        current = self.by_ids(side, [record_id]).get(record_id)
-        if current is None:
-            return
-        email, name = keys(values)
-        for kind, key in (("email", current.email_key), ("name", current.name_key)):
-            self._overlay_keys[(side, kind, key)].discard(record_id)
-        updated = replace(current, values=dict(values), email_key=email, name_key=name,
-                          label=str(values.get("name") or current.label), archived=bool(values.get("archived")))
-        self._overlay[(side, record_id)] = updated
-        self._overlay_keys[(side, "email", email)].add(record_id)
-        self._overlay_keys[(side, "name", name)].add(record_id)
+    def overlay(self, side: str, values_of: Mapping[str, dict[str, Any]], keys: Keys) -> None:
+        """Decide with these values of the records (by record id) for the rest of the run."""
+        current = self.by_ids(side, values_of)
+        for record_id, values in values_of.items():
+            known = current.get(record_id)
+            if known is None:
+                continue
+            email, name = keys(values)
+            for kind, key in (("email", known.email_key), ("name", known.name_key)):
+                self._overlay_keys[(side, kind, key)].discard(record_id)
+            self._overlay[(side, record_id)] = replace(
+                known, values=dict(values), email_key=email, name_key=name,
+                label=str(values.get("name") or known.label), archived=bool(values.get("archived")))
+            self._overlay_keys[(side, "email", email)].add(record_id)
+            self._overlay_keys[(side, "name", name)].add(record_id)
 
     def _overlaid(self, side: str, rows: Iterable[Known]) -> list[Known]:
         return [self._overlay.get((side, row.record_id), row) for row in rows]
@@ -162,16 +164,23 @@ class KnownRecords:
         return [row for row in rows if row.email_key in wanted["email"] or row.name_key in wanted["name"]
                 or row.number in wanted["number"]]
 
-    def pending(self, side: str, run_id: str, after_id: int, limit: int) -> list[Known]:
-        """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``."""
-        rows = self.session.execute(
-            select(*_COLUMNS)
-            .where(self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id,
-                   KnownRecord.id > after_id)
-            .order_by(KnownRecord.id)
-            .limit(limit)
-        )
+    def pending(self, side: str, run_id: str, after_id: int, limit: int, *, linked: bool = False) -> list[Known]:
+        """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``;
+        with ``linked``, only those linked to a record of the other side."""
+        conditions = [self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id,
+                      KnownRecord.id > after_id]
+        if linked:
+            conditions.append(self._is_linked(side))
+        rows = self.session.execute(select(*_COLUMNS).where(*conditions).order_by(KnownRecord.id).limit(limit))
         return self._overlaid(side, (_known(row) for row in rows))
+
+    def _is_linked(self, side: str) -> Any:
+        """Whether a known record has a link (an index lookup: links are unique by either side)."""
+        own = Link.host_id if side == Side.HOST else Link.xero_id
+        return exists(select(Link.id).where(
+            Link.account_id == KnownRecord.account_id, Link.tenant_id == KnownRecord.tenant_id,
+            Link.kind == KnownRecord.kind, own == KnownRecord.record_id,
+        ))
 
     def count_pending(self, side: str, run_id: str) -> int:
         return int(self.session.scalar(

@@ -111,12 +111,13 @@ class SyncStore:
         )
 
     def add_records(self, run_id: str, records: Sequence[RecordOutcome]) -> None:
-        """Append rows to the run's record log, in one statement."""
+        """Append rows to the run's record log, in one statement (a Core ``executemany``: the ORM's
+        bulk insert would cost more than the rows)."""
         if not records:
             return
         now = utcnow()
         self.session.execute(
-            insert(RecordResult),
+            insert(RecordResult.__table__),
             [{"run_id": run_id, "stage": record.stage, "direction": record.direction, "outcome": record.outcome,
               "label": record.label[:255], "host_id": record.host_id, "xero_id": record.xero_id,
               "message": record.message, "fix": record.fix, "details": record.details, "resolved": False,

@@ -48,7 +48,7 @@ class ClientsStage:
         for linked in (True, False):
             for side in (Side.HOST, Side.XERO):
                 after = 0
-                while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH):
+                while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH, linked=linked):
                     after = rows[-1].id
                     self.writer.add(self.decider.units_for(side, rows, linked=linked))
                 self.writer.finish()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from ...errors import XeroRequestRejected
 from ...models import LinkKind, Outcome, Side
@@ -158,9 +159,9 @@ class Writer:
             self.resolved_hosts.add(unit.host_id)
         if unit.action in (LINK, UPDATE):
             if unit.save_host is not None and unit.host_values is not None:
-                self.known.overlay(Side.HOST, str(unit.host_id), unit.host_values, keys_of)
+                done.overlays[Side.HOST][str(unit.host_id)] = unit.host_values
             if unit.xero_payload is not None and unit.xero_values is not None:
-                self.known.overlay(Side.XERO, str(unit.xero_id), unit.xero_values, keys_of)
+                done.overlays[Side.XERO][str(unit.xero_id)] = unit.xero_values
         stays = unit.action == REVIEW
         done.handle(unit, pending=stays)
         done.record(unit, _OUTCOMES[unit.action])
@@ -199,6 +200,9 @@ class Writer:
 
     def _store(self, done: _Finished) -> None:
         ctx = self.ctx
+        for side, values_of in done.overlays.items():
+            if values_of:
+                self.known.overlay(side, values_of, keys_of)
         if not ctx.dry_run:
             ctx.store.save_links(ctx.scope, LinkKind.CLIENT, done.links)
             for side in (Side.HOST, Side.XERO):
@@ -229,6 +233,7 @@ class _Finished:
         self.handled: list[tuple[str, str, bool]] = []
         self.records: list[RecordOutcome] = []
         self.decided: list[tuple[str, str]] = []
+        self.overlays: dict[str, dict[str, dict[str, Any]]] = {Side.HOST: {}, Side.XERO: {}}
         self._claimed = set(taken)
 
     def claim(self, unit: Unit) -> bool:
