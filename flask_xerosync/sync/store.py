@@ -28,8 +28,7 @@ from ..models import (
     default_preferences,
     utcnow,
 )
-from .bulk import chunks as _chunks
-from .bulk import upsert
+from .bulk import among, upsert
 from .outcomes import RecordOutcome
 from .scope import Scope
 
@@ -75,16 +74,15 @@ class SyncStore:
     def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Any]:
         """Links as plain rows (read-only, with the attributes of :class:`Link`): a sync reads
         thousands, and ORM objects would cost more than the read."""
-        unique = sorted({value for value in values if value})
         found: list[Any] = []
-        for chunk in _chunks(unique):
+        for condition in among(self.session, column, (value for value in values if value)):
             found.extend(
                 self.session.execute(
                     select(*_LINK_COLUMNS).where(
                         Link.account_id == scope.account_id,
                         Link.tenant_id == scope.tenant_id,
                         Link.kind == kind,
-                        column.in_(chunk),
+                        condition,
                     )
                 )
             )
@@ -127,19 +125,19 @@ class SyncStore:
     def decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> dict[str, Decision]:
         """The owner's decisions about these records."""
         found: dict[str, Decision] = {}
-        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, Decision.record_id, (str(i) for i in record_ids if i)):
             for decision in self.session.scalars(select(Decision).where(
                 Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
-                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+                Decision.kind == kind, Decision.side == side, condition,
             )):
                 found[decision.record_id] = decision
         return found
 
     def drop_decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> None:
-        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, Decision.record_id, (str(i) for i in record_ids if i)):
             self.session.execute(delete(Decision).where(
                 Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
-                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+                Decision.kind == kind, Decision.side == side, condition,
             ).execution_options(synchronize_session=False))
 
     def connection(self, account_id: str) -> Connection | None:
@@ -185,11 +183,10 @@ class SyncStore:
 
     def flags(self, scope: Scope, invoice_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
         found: dict[str, InvoiceFlag] = {}
-        for chunk in _chunks(list(invoice_ids)):
+        for condition in among(self.session, InvoiceFlag.invoice_id, invoice_ids):
             for flag in self.session.scalars(
                 select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
-                                          InvoiceFlag.tenant_id == scope.tenant_id,
-                                          InvoiceFlag.invoice_id.in_(chunk))
+                                          InvoiceFlag.tenant_id == scope.tenant_id, condition)
             ):
                 found[flag.invoice_id] = flag
         return found
@@ -205,11 +202,10 @@ class SyncStore:
     def flags_by_xero(self, scope: Scope, xero_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
         """The flags of the host invoices pushed as these Xero invoices."""
         found: dict[str, InvoiceFlag] = {}
-        for chunk in _chunks(sorted({i for i in xero_ids if i})):
+        for condition in among(self.session, InvoiceFlag.xero_invoice_id, (i for i in xero_ids if i)):
             for flag in self.session.scalars(
                 select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
-                                          InvoiceFlag.tenant_id == scope.tenant_id,
-                                          InvoiceFlag.xero_invoice_id.in_(chunk))
+                                          InvoiceFlag.tenant_id == scope.tenant_id, condition)
             ):
                 found[str(flag.xero_invoice_id)] = flag
         return found

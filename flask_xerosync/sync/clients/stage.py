@@ -27,7 +27,7 @@ SETTLE_BATCH = 500
 class ClientsStage:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.known = KnownRecords(ctx.store.session, ctx.scope, LinkKind.CLIENT)
+        self.known = KnownRecords(ctx.store.session, ctx.scope, LinkKind.CLIENT, preview=ctx.dry_run)
         self.reader = Reader(ctx, self.known)
         self.decider = Decider(ctx, self.known)
         self.writer = Writer(ctx, self.known, self.reader)
