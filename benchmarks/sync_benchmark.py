@@ -177,7 +177,8 @@ def seed(app: Any, control: SandboxControl, tenant_id: str, size: int, items: in
                      "kind": "service"} for n in range(items - items // 2)]
         for n in range(len(products) // 10):
             products[n].update(code=f"XI-{n:04d}", name=f"Xero item {n}")
-        session.execute(insert(models.Product), products)
+        if products:
+            session.execute(insert(models.Product), products)
         client_ids = list(session.scalars(select(models.Client.id).order_by(models.Client.id)))
         product_ids = list(session.scalars(select(models.Product.id).order_by(models.Product.id)))
         issued = date(2026, 11, 2)
@@ -195,8 +196,9 @@ def seed(app: Any, control: SandboxControl, tenant_id: str, size: int, items: in
         from flask_xerosync.models import InvoiceFlag
 
         ids = list(session.scalars(select(models.Invoice.id)))
-        session.execute(insert(InvoiceFlag), [{"account_id": ACCOUNT, "tenant_id": tenant_id, "invoice_id": str(i),
-                                               "state": "flagged"} for i in ids])
+        if ids:
+            session.execute(insert(InvoiceFlag), [{"account_id": ACCOUNT, "tenant_id": tenant_id,
+                                                   "invoice_id": str(i), "state": "flagged"} for i in ids])
         session.commit()
 
 

@@ -33,7 +33,9 @@ Values = dict[str, Any]
 
 
 def _text(value: Any) -> str:
-    return " ".join(str(value or "").split())
+    if not value:
+        return ""
+    return " ".join(str(value).split())
 
 
 def _address_values(address: Address | None) -> list[str] | None:

@@ -64,6 +64,7 @@ class ClientsStage:
         known = self.known.by_ids(Side.HOST, wanted)
         rows = [row for row in known.values() if row.pending and row.handled_run != self.ctx.run_id]
         if rows:
+            self.writer.remember_resolved = True
             self.writer.add(self.decider.units_for(Side.HOST, rows, linked=False))
             self.writer.finish()
         return self.writer.resolved_hosts & set(wanted)

@@ -52,6 +52,9 @@ class Writer:
         self.reader = reader
         self.units: list[Unit] = []
         self.resolved_hosts: set[str] = set()
+        self.remember_resolved = False
+        """Whether to keep ``resolved_hosts`` (only :meth:`ClientsStage.link_clients` needs them:
+        kept for a whole stage, they would grow with every client linked or created)."""
 
     def add(self, units: Sequence[Unit]) -> None:
         """Buffer ``units``; write every full batch they make."""
@@ -155,7 +158,7 @@ class Writer:
                 host_values=unit.host_values, xero_values=unit.xero_values, xero_updated_at=unit.xero_updated_at,
             ))
             done.decided.extend(((Side.HOST, unit.host_id), (Side.XERO, unit.xero_id)))
-        if unit.action in (CREATE_IN_XERO, CREATE_HERE, LINK) and unit.host_id:
+        if unit.action in (CREATE_IN_XERO, CREATE_HERE, LINK) and unit.host_id and self.remember_resolved:
             self.resolved_hosts.add(unit.host_id)
         if unit.action in (LINK, UPDATE):
             if unit.save_host is not None and unit.host_values is not None:
