@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from flask_xerosync import Address, Client, HostData, Invoice, InvoiceLine, Item, PaidStatus
@@ -47,25 +47,24 @@ class ExampleHostData(HostData):
         return found
 
     def save_clients(self, account_id: str, clients: Sequence[Client]) -> list[str]:
+        """Updates go through the rows, read in one query; new clients are inserted in one
+        statement that returns their ids in order (a first sync creates thousands)."""
         existing = self._owned_rows(models.Client, account_id, [c.id for c in clients if c.id is not None])
-        rows = [self._client_row(account_id, client, existing) for client in clients]
-        for row, client in zip(rows, clients):
-            row.name = client.name
-            row.email = client.email
-            row.phone = client.phone
-            row.company_name = client.company_name
-            row.first_name = client.first_name
-            row.last_name = client.last_name
-            address = client.address or Address()
-            row.address_line1 = address.line1
-            row.address_line2 = address.line2
-            row.city = address.city
-            row.region = address.region
-            row.postal_code = address.postal_code
-            row.country = address.country
-            row.archived = client.archived
+        ids: list[str] = []
+        new = [client_columns(client) | {"business_id": int(account_id)} for client in clients if client.id is None]
+        created = iter(db.session.scalars(
+            insert(models.Client).returning(models.Client.id, sort_by_parameter_order=True), new
+        ).all() if new else ())
+        for client in clients:
+            if client.id is None:
+                ids.append(str(next(created)))
+                continue
+            row = self._owned(models.Client, account_id, client.id, existing)
+            for name, value in client_columns(client).items():
+                setattr(row, name, value)
+            ids.append(str(row.id))
         db.session.flush()
-        return [str(row.id) for row in rows]
+        return ids
 
     def list_items(self, account_id: str, changed_since: datetime | None) -> Iterator[Item]:
         query = select(models.Product).where(models.Product.business_id == int(account_id))
@@ -108,13 +107,6 @@ class ExampleHostData(HostData):
             row.xero_status, row.amount_paid, row.paid_on = update.status, update.amount_paid, update.paid_on
         db.session.flush()
 
-    def _client_row(self, account_id: str, client: Client, existing: dict[int, Any]) -> models.Client:
-        if client.id is None:
-            row = models.Client(business_id=int(account_id), name=client.name)
-            db.session.add(row)
-            return row
-        return self._owned(models.Client, account_id, client.id, existing)
-
     def _product_row(self, account_id: str, item: Item, existing: dict[int, Any]) -> models.Product:
         if item.id is None:
             row = models.Product(business_id=int(account_id), name=item.name)
@@ -142,6 +134,17 @@ class ExampleHostData(HostData):
         if row is None:
             raise LookupError(f"{model.__name__} {row_id} does not belong to business {account_id}")
         return row
+
+
+def client_columns(client: Client) -> dict[str, Any]:
+    """The client table's columns for a client value."""
+    address = client.address or Address()
+    return {
+        "name": client.name, "email": client.email, "phone": client.phone, "company_name": client.company_name,
+        "first_name": client.first_name, "last_name": client.last_name, "address_line1": address.line1,
+        "address_line2": address.line2, "city": address.city, "region": address.region,
+        "postal_code": address.postal_code, "country": address.country, "archived": client.archived,
+    }
 
 
 def client_value(row: models.Client) -> Client:

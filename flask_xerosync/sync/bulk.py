@@ -35,7 +35,8 @@ def among(
     session: Session | scoped_session[Any], column: ColumnElement[Any], values: Iterable[Any]
 ) -> Iterator[ColumnElement[bool]]:
     """Conditions "``column`` is one of ``values``" that together cover the (deduplicated) values:
-    one per statement to run (see the module docstring). None when there are no values."""
+    one per statement to run (see the module docstring). None when there are no values. The
+    values go in as one expanding parameter, not one coerced literal each."""
     unique = sorted(set(values))
     if not unique:
         return
@@ -43,7 +44,7 @@ def among(
         yield column == any_(bindparam(None, unique, type_=postgresql.ARRAY(column.type)))
         return
     for chunk in chunks(unique):
-        yield column.in_(chunk)
+        yield column.in_(bindparam(None, list(chunk), type_=column.type, expanding=True))
 
 
 def upsert(
