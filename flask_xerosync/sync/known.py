@@ -88,6 +88,8 @@ class KnownRecords:
         self.scope = scope
         self.kind = kind
         self.preview = preview
+        self.written = 0
+        """Rows this object wrote (for :meth:`SyncStore.refresh_statistics`)."""
         self._overlay: dict[tuple[str, str], Known] = {}
         self._overlay_keys: dict[tuple[str, str, str], set[str]] = defaultdict(set)
 
@@ -143,6 +145,7 @@ class KnownRecords:
         """Insert or update ``rows`` (by record id) in one statement."""
         if not rows:
             return
+        self.written += len(rows)
         base = {"account_id": self.scope.account_id, "tenant_id": self.scope.tenant_id, "kind": self.kind,
                 "side": side, "handled_run": ""}
         upsert(

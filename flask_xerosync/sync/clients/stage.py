@@ -19,7 +19,7 @@ from ..context import SyncContext
 from ..known import KnownRecords
 from .deciding import Decider
 from .reading import Reader
-from .writing import Writer
+from .writing import FRESH_STATISTICS, Writer
 
 SETTLE_BATCH = 500
 
@@ -36,6 +36,9 @@ class ClientsStage:
         self.ctx.enter("clients")
         self.reader.scan_host()
         self.reader.pull_xero()
+        if self.known.written >= FRESH_STATISTICS:
+            self.ctx.store.refresh_statistics()
+            self.ctx.commit()
         self.settle()
 
     def settle(self) -> None:

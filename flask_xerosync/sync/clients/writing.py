@@ -36,6 +36,9 @@ from .units import CREATE_HERE, CREATE_IN_XERO, LINK, REVIEW, SKIP, UNCHANGED, U
 
 BATCH = 50
 HOST_ONLY_LIMIT = 200
+FRESH_STATISTICS = 1000
+"""Records written by a run (known records by the read step; links: this many, then ten times as
+many, …) after which the database refreshes its statistics (``SyncStore.refresh_statistics``)."""
 
 _OUTCOMES = {
     CREATE_IN_XERO: Outcome.CREATED, CREATE_HERE: Outcome.CREATED, LINK: Outcome.LINKED, UPDATE: Outcome.UPDATED,
@@ -53,6 +56,8 @@ class Writer:
         self.units: list[Unit] = []
         self.resolved_hosts: set[str] = set()
         self.remember_resolved = False
+        self.links_written = 0
+        self.fresh_statistics_at = FRESH_STATISTICS
         """Whether to keep ``resolved_hosts`` (only :meth:`ClientsStage.link_clients` needs them:
         kept for a whole stage, they would grow with every client linked or created)."""
 
@@ -208,6 +213,10 @@ class Writer:
                 self.known.overlay(side, values_of, keys_of)
         if not ctx.dry_run:
             ctx.store.save_links(ctx.scope, LinkKind.CLIENT, done.links)
+            self.links_written += len(done.links)
+            if self.links_written >= self.fresh_statistics_at:
+                ctx.store.refresh_statistics()
+                self.fresh_statistics_at *= 10
             for side in (Side.HOST, Side.XERO):
                 ctx.store.drop_decisions(ctx.scope, LinkKind.CLIENT, side,
                                          [record_id for s, record_id in done.decided if s == side])
