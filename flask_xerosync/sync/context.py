@@ -72,6 +72,7 @@ class SyncContext:
     calls_before: int = 0
     _log: list[RecordOutcome] = field(default_factory=list)
     _saved_state: str | None = None
+    _saved_marks: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -152,11 +153,13 @@ class SyncContext:
         self.store.add_records(self.run_id, self._log)
         self._log = []
         self.cursor["counts"] = self.tally.snapshot()
-        state = json.dumps([self.cursor, self.marks], sort_keys=True, default=str)
-        if state != self._saved_state:
-            self.store.save_run_state(self.run_id, self.scope, self.cursor, self.marks)
+        state = json.dumps(self.cursor, sort_keys=True, default=str)
+        marks = json.dumps(self.marks, sort_keys=True)
+        if state != self._saved_state or marks != self._saved_marks:
+            self.store.save_run_state(self.run_id, self.scope, self.cursor,
+                                      self.marks if marks != self._saved_marks else None)
         self.store.commit()
-        self._saved_state = state
+        self._saved_state, self._saved_marks = state, marks
 
     # Host lookups
 

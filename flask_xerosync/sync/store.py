@@ -162,12 +162,15 @@ class SyncStore:
             return {}
         return marks
 
-    def save_run_state(self, run_id: str, scope: Scope, cursor: dict[str, Any], marks: dict[str, str]) -> None:
-        """Keep where the run stands and the marks reached, with the unit of work being committed."""
+    def save_run_state(self, run_id: str, scope: Scope, cursor: dict[str, Any], marks: dict[str, str] | None) -> None:
+        """Keep where the run stands and (unless ``None``: unchanged) the marks reached, with the
+        unit of work being committed."""
         self.session.execute(
             update(Run).where(Run.id == run_id).values(cursor=json_copy(cursor))
             .execution_options(synchronize_session=False)
         )
+        if marks is None:
+            return
         self.session.execute(
             update(Connection)
             .where(Connection.account_id == scope.account_id, Connection.tenant_id == scope.tenant_id)
