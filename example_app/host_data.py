@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
 
 from flask_xerosync import Address, Client, HostData, Invoice, InvoiceLine, Item, PaidStatus
 
@@ -45,24 +47,24 @@ class ExampleHostData(HostData):
         return found
 
     def save_clients(self, account_id: str, clients: Sequence[Client]) -> list[str]:
-        rows = [self._client_row(account_id, client) for client in clients]
-        for row, client in zip(rows, clients):
-            row.name = client.name
-            row.email = client.email
-            row.phone = client.phone
-            row.company_name = client.company_name
-            row.first_name = client.first_name
-            row.last_name = client.last_name
-            address = client.address or Address()
-            row.address_line1 = address.line1
-            row.address_line2 = address.line2
-            row.city = address.city
-            row.region = address.region
-            row.postal_code = address.postal_code
-            row.country = address.country
-            row.archived = client.archived
+        """Updates go through the rows, read in one query; new clients are inserted in one
+        statement that returns their ids in order (a first sync creates thousands)."""
+        existing = self._owned_rows(models.Client, account_id, [c.id for c in clients if c.id is not None])
+        ids: list[str] = []
+        new = [client_columns(client) | {"business_id": int(account_id)} for client in clients if client.id is None]
+        created = iter(db.session.scalars(
+            insert(models.Client).returning(models.Client.id, sort_by_parameter_order=True), new
+        ).all() if new else ())
+        for client in clients:
+            if client.id is None:
+                ids.append(str(next(created)))
+                continue
+            row = self._owned(models.Client, account_id, client.id, existing)
+            for name, value in client_columns(client).items():
+                setattr(row, name, value)
+            ids.append(str(row.id))
         db.session.flush()
-        return [str(row.id) for row in rows]
+        return ids
 
     def list_items(self, account_id: str, changed_since: datetime | None) -> Iterator[Item]:
         query = select(models.Product).where(models.Product.business_id == int(account_id))
@@ -72,7 +74,8 @@ class ExampleHostData(HostData):
             yield item_value(row)
 
     def save_items(self, account_id: str, items: Sequence[Item]) -> list[str]:
-        rows = [self._product_row(account_id, item) for item in items]
+        existing = self._owned_rows(models.Product, account_id, [i.id for i in items if i.id is not None])
+        rows = [self._product_row(account_id, item, existing) for item in items]
         for row, item in zip(rows, items):
             row.code = item.code
             row.name = item.name
@@ -89,6 +92,7 @@ class ExampleHostData(HostData):
         rows = db.session.scalars(
             select(models.Invoice)
             .where(models.Invoice.business_id == int(account_id), models.Invoice.id.in_(ids))
+            .options(selectinload(models.Invoice.lines))
             .order_by(models.Invoice.id)
         )
         return [invoice_value(row) for row in rows]
@@ -103,26 +107,44 @@ class ExampleHostData(HostData):
             row.xero_status, row.amount_paid, row.paid_on = update.status, update.amount_paid, update.paid_on
         db.session.flush()
 
-    def _client_row(self, account_id: str, client: Client) -> models.Client:
-        if client.id is None:
-            row = models.Client(business_id=int(account_id), name=client.name)
-            db.session.add(row)
-            return row
-        return self._owned(models.Client, account_id, client.id)
-
-    def _product_row(self, account_id: str, item: Item) -> models.Product:
+    def _product_row(self, account_id: str, item: Item, existing: dict[int, Any]) -> models.Product:
         if item.id is None:
             row = models.Product(business_id=int(account_id), name=item.name)
             db.session.add(row)
             return row
-        return self._owned(models.Product, account_id, item.id)
+        return self._owned(models.Product, account_id, item.id, existing)
 
     @staticmethod
-    def _owned(model: type[models.Client] | type[models.Product], account_id: str, row_id: str):  # type: ignore[no-untyped-def]
-        row = db.session.get(model, int(row_id))
-        if row is None or row.business_id != int(account_id):
+    def _owned_rows(model: type[models.Client] | type[models.Product], account_id: str,
+                    ids: Sequence[str]) -> dict[int, Any]:
+        """The business's rows with these ids, read in one query per chunk (not one per row)."""
+        wanted = sorted({int(row_id) for row_id in ids if str(row_id).isdigit()})
+        found: dict[int, Any] = {}
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            for row in db.session.scalars(select(model).where(
+                model.business_id == int(account_id), model.id.in_(wanted[start : start + _LOOKUP_CHUNK])
+            )):
+                found[row.id] = row
+        return found
+
+    @staticmethod
+    def _owned(model: type[models.Client] | type[models.Product], account_id: str, row_id: str,
+               existing: dict[int, Any]):  # type: ignore[no-untyped-def]
+        row = existing.get(int(row_id)) if str(row_id).isdigit() else None
+        if row is None:
             raise LookupError(f"{model.__name__} {row_id} does not belong to business {account_id}")
         return row
+
+
+def client_columns(client: Client) -> dict[str, Any]:
+    """The client table's columns for a client value."""
+    address = client.address or Address()
+    return {
+        "name": client.name, "email": client.email, "phone": client.phone, "company_name": client.company_name,
+        "first_name": client.first_name, "last_name": client.last_name, "address_line1": address.line1,
+        "address_line2": address.line2, "city": address.city, "region": address.region,
+        "postal_code": address.postal_code, "country": address.country, "archived": client.archived,
+    }
 
 
 def client_value(row: models.Client) -> Client:

@@ -1,15 +1,18 @@
-"""Set-based writes shared by the engine's stores: chunked ``IN`` lists and upserts.
+"""Set-based reads and writes shared by the engine's stores: ``IN`` lists and upserts.
 
 PostgreSQL and SQLite get one ``INSERT … ON CONFLICT DO UPDATE`` per batch; other databases get
-the portable form (a read of the existing keys, then inserts and updates).
+the portable form (a read of the existing keys, then inserts and updates). A list of values to
+look up is one array parameter on PostgreSQL (``= ANY(%s)``: the statement's text, and so its
+parse, its plan and psycopg's prepared statement, stay the same whatever the list holds), and
+``IN`` lists of at most :data:`IN_CHUNK` values elsewhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import FromClause, Table, and_, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, FromClause, Table, and_, any_, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
@@ -24,6 +27,26 @@ def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
+def dialect_of(session: Session | scoped_session[Any]) -> str:
+    return session.get_bind().dialect.name
+
+
+def among(
+    session: Session | scoped_session[Any], column: ColumnElement[Any], values: Iterable[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions "``column`` is one of ``values``" that together cover the (deduplicated) values:
+    one per statement to run (see the module docstring). None when there are no values. The
+    values go in as one expanding parameter, not one coerced literal each."""
+    unique = sorted(set(values))
+    if not unique:
+        return
+    if dialect_of(session) == "postgresql":
+        yield column == any_(bindparam(None, unique, type_=postgresql.ARRAY(column.type)))
+        return
+    for chunk in chunks(unique):
+        yield column.in_(bindparam(None, list(chunk), type_=column.type, expanding=True))
+
+
 def upsert(
     session: Session | scoped_session[Any],
     table: FromClause,
@@ -36,7 +59,7 @@ def upsert(
     if not rows:
         return
     assert isinstance(table, Table), "upserts write to tables"
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     if dialect in ("postgresql", "sqlite"):
         statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
         statement = statement.on_conflict_do_update(

@@ -4,6 +4,7 @@ where the run stands (so a run paused for Xero's limits, or whose worker died, g
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +71,8 @@ class SyncContext:
     total: int | None = None
     calls_before: int = 0
     _log: list[RecordOutcome] = field(default_factory=list)
+    _saved_state: str | None = None
+    _saved_marks: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -145,12 +148,18 @@ class SyncContext:
             self.set_mark(mark, iso((started - PULL_MARK_MARGIN).replace(microsecond=0)))
 
     def commit(self) -> None:
-        """Write the log rows and where the run stands, then commit the unit of work."""
+        """Write the log rows and where the run stands (when it moved since the last commit), then
+        commit the unit of work."""
         self.store.add_records(self.run_id, self._log)
         self._log = []
         self.cursor["counts"] = self.tally.snapshot()
-        self.store.save_run_state(self.run_id, self.scope, self.cursor, self.marks)
+        state = json.dumps(self.cursor, sort_keys=True, default=str)
+        marks = json.dumps(self.marks, sort_keys=True)
+        if state != self._saved_state or marks != self._saved_marks:
+            self.store.save_run_state(self.run_id, self.scope, self.cursor,
+                                      self.marks if marks != self._saved_marks else None)
         self.store.commit()
+        self._saved_state, self._saved_marks = state, marks
 
     # Host lookups
 

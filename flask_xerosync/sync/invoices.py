@@ -218,6 +218,7 @@ class InvoicesStage:
                 self._reject(flags[invoice_id], label=invoice_id, messages=[],
                              message="This invoice no longer exists here.", fix="Nothing to do.")
         contacts = self._client_links(invoices)
+        flags = ctx.store.flags(ctx.scope, invoice_ids)  # in one query: linking clients commits, which expires them
         item_ids = {line.item_id for invoice in invoices for line in invoice.lines if line.item_id}
         item_codes = {
             host_id: link.xero_key
@@ -226,6 +227,7 @@ class InvoicesStage:
         }
         previous_ids = [str(flags[i.id].xero_invoice_id) for i in invoices if flags[i.id].xero_invoice_id]
         ctx.commit()
+        flags = ctx.store.flags(ctx.scope, invoice_ids)
         current: dict[str, dict[str, Any]] = {}
         if previous_ids and ctx.dry_run:
             ctx.estimate_calls("invoices", 1)
@@ -251,6 +253,7 @@ class InvoicesStage:
         elif to_push:
             ctx.commit()
             results = ctx.api.upsert_invoices([payload for _, payload, _ in to_push])
+            flags = ctx.store.flags(ctx.scope, invoice_ids)
             for (invoice, _, update), result in zip(to_push, results, strict=True):
                 flag = flags[invoice.id]
                 if result.ok:

@@ -21,6 +21,7 @@ a code):
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -109,6 +110,7 @@ class ItemsStage:
         self.cursor = ctx.cursor_of("items")
         self.log: list[RecordOutcome] = []
         self.link_rows: list[LinkRow] = []
+        self.handled: dict[tuple[str, str], bool | None] = {}
 
     def run(self) -> None:
         ctx = self.ctx
@@ -264,7 +266,7 @@ class ItemsStage:
                  "code": c.values.get("code", ""), "rules": ["code"]} for c in candidates]},
             **ids,
         )
-        self.known.handled(side, [row.record_id], self.ctx.run_id, pending=None if self.ctx.dry_run else True)
+        self._handle(side, row.record_id, pending=True)
 
     # Writes
 
@@ -298,7 +300,7 @@ class ItemsStage:
         self.link_rows = []
         ctx.log(self.log)
         self.log = []
-        ctx.commit()
+        self._commit()
 
     def _push(self, creates: list[tuple[Known, dict[str, Any]]]) -> list[tuple[Item, Known, dict[str, Any]]]:
         """Create host items in Xero (``PUT``); returns the host saves generated codes need."""
@@ -309,14 +311,15 @@ class ItemsStage:
         renamed: list[tuple[Item, Known, dict[str, Any]]] = []
         prefs = ctx.preferences
         to_send: list[tuple[Known, dict[str, Any], bool]] = []
+        known_codes = self._codes_like([values["name"] for _, values in creates if not values["code"]])
         for row, values in creates:
             generated = not values["code"]
             if generated:
-                values["code"] = generate_code(values["name"], taken | self._codes_like(values["name"]))
+                values["code"] = generate_code(values["name"], taken | known_codes)
             taken.add(code_key(values["code"]))
             to_send.append((row, values, generated))
         host_items = self._host_items([row.record_id for row, _, generated in to_send if generated])
-        ctx.commit()
+        self._commit()
         results: Sequence[WriteResult | None]
         if ctx.dry_run:
             ctx.estimate_calls("items", -(-len(to_send) // BATCH))
@@ -328,7 +331,7 @@ class ItemsStage:
             if result is not None and not result.ok:
                 self._report(Outcome.FAILED, TO_XERO, row, host_id=row.record_id, message="; ".join(result.messages),
                              fix=fix_for(result.messages), details={"code": values["code"]})
-                self.known.handled(Side.HOST, [row.record_id], ctx.run_id, pending=True)
+                self._handle(Side.HOST, row.record_id, pending=True)
                 continue
             record: dict[str, Any] = result.record if result is not None else {}
             xero_id = str(record.get("ItemID") or "")
@@ -343,19 +346,37 @@ class ItemsStage:
                 renamed.append((replace(host_items[row.record_id], code=values["code"]), row, values))
         return renamed
 
-    def _codes_like(self, name: str) -> set[str]:
-        """Code keys known on either side that a code generated from ``name`` could collide with."""
-        stem = code_key(generate_code(name, set()))
+    def _codes_like(self, names: Sequence[str]) -> set[str]:
+        """Code keys known on either side that codes generated from ``names`` could collide with
+        (one lookup for the batch: a code generated for one name only ever meets its own stem)."""
+        wanted: set[str] = set()
+        for name in names:
+            stem = code_key(generate_code(name, set()))
+            wanted.add(stem)
+            wanted.update(f"{stem[: CODE_MAX - len(str(n)) - 1].rstrip('-')}-{n}" for n in range(2, 50))
         found: set[str] = set()
-        for side in (Side.XERO, Side.HOST):
-            found.update(row.number for row in self.known.sharing_keys(side, numbers=[stem]))
-        suffixes = [f"{stem[: CODE_MAX - len(str(n)) - 1].rstrip('-')}-{n}" for n in range(2, 50)]
-        for side in (Side.XERO, Side.HOST):
-            found.update(row.number for row in self.known.sharing_keys(side, numbers=suffixes))
+        if wanted:
+            for side in (Side.XERO, Side.HOST):
+                found.update(row.number for row in self.known.sharing_keys(side, numbers=wanted))
         return found
 
     def _settled(self, row: Known, side: str) -> None:
-        self.known.handled(side, [row.record_id], self.ctx.run_id, pending=None if self.ctx.dry_run else False)
+        self._handle(side, row.record_id, pending=False)
+
+    def _handle(self, side: str, record_id: str, *, pending: bool) -> None:
+        """Mark a record handled by this run (written with the batch, see :meth:`_commit`)."""
+        self.handled[(side, record_id)] = None if self.ctx.dry_run else pending
+
+    def _commit(self) -> None:
+        """Write the batch's handled marks (one statement each way, the last mark of a record
+        winning), then commit."""
+        grouped: dict[tuple[str, bool | None], list[str]] = defaultdict(list)
+        for (side, record_id), pending in self.handled.items():
+            grouped[(side, pending)].append(record_id)
+        for (side, pending), record_ids in grouped.items():
+            self.known.handled(side, record_ids, self.ctx.run_id, pending=pending)
+        self.handled.clear()
+        self.ctx.commit()
 
     def _report(self, outcome: str, direction: str, row: Known | None, *, label: str = "", host_id: str | None = None,
                 xero_id: str | None = None, message: str = "", fix: str = "",

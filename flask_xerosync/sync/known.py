@@ -7,16 +7,16 @@ them), so its cost grows with batches, not with records. See :class:`~..models.K
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session, scoped_session
 
-from ..models import KnownRecord
-from .bulk import chunks, upsert
+from ..models import KnownRecord, Link, Side
+from .bulk import among, upsert
 from .scope import Scope
 
 _KEYS = (
@@ -75,31 +75,60 @@ class KnownRecords:
     """The cache of one account and organisation, for one kind of record (``client``, ``item``).
 
     A run that changes a record's values (a host client updated from Xero, an empty e-mail filled
-    at a first link) *overlays* its new values here, so the rest of the run decides with them: the
-    cache itself learns them when the next run reads the record back. A preview overlays the
-    values it would write in the same way, so it decides exactly as the sync will.
+    at a first link) *overlays* its new values here, so the rest of the run decides with them. A
+    sync writes them into the cache with the batch that wrote them to either side (memory stays
+    bounded by the batch; the next run reads the record back anyway). A ``preview`` writes nothing
+    it did not read, so it keeps the values it would write in memory instead, and decides exactly
+    as the sync will.
     """
 
-    def __init__(self, session: Session | scoped_session[Any], scope: Scope, kind: str) -> None:
+    def __init__(self, session: Session | scoped_session[Any], scope: Scope, kind: str, *,
+                 preview: bool = False) -> None:
         self.session = session
         self.scope = scope
         self.kind = kind
+        self.preview = preview
+        self.written = 0
+        """Rows this object wrote (for :meth:`SyncStore.refresh_statistics`)."""
         self._overlay: dict[tuple[str, str], Known] = {}
         self._overlay_keys: dict[tuple[str, str, str], set[str]] = defaultdict(set)
 
-    def overlay(self, side: str, record_id: str, values: dict[str, Any], keys: Keys) -> None:
-        """Decide with these values of the record for the rest of the run."""
-        current = self.by_ids(side, [record_id]).get(record_id)
-        if current is None:
+    def overlay(self, side: str, values_of: Mapping[str, dict[str, Any]], keys: Keys) -> None:
+        """Decide with these values of the records (by record id) for the rest of the run."""
+        current = self.by_ids(side, values_of)
+        updated: list[Known] = []
+        for record_id, values in values_of.items():
+            known = current.get(record_id)
+            if known is None:
+                continue
+            email, name = keys(values)
+            updated.append(replace(known, values=dict(values), email_key=email, name_key=name,
+                                   label=str(values.get("name") or known.label), archived=bool(values.get("archived"))))
+        if not self.preview:
+            self._rewrite(updated)
             return
-        email, name = keys(values)
-        for kind, key in (("email", current.email_key), ("name", current.name_key)):
-            self._overlay_keys[(side, kind, key)].discard(record_id)
-        updated = replace(current, values=dict(values), email_key=email, name_key=name,
-                          label=str(values.get("name") or current.label), archived=bool(values.get("archived")))
-        self._overlay[(side, record_id)] = updated
-        self._overlay_keys[(side, "email", email)].add(record_id)
-        self._overlay_keys[(side, "name", name)].add(record_id)
+        for row in updated:
+            old = current[row.record_id]
+            for kind, key in (("email", old.email_key), ("name", old.name_key)):
+                self._overlay_keys[(side, kind, key)].discard(row.record_id)
+            self._overlay[(side, row.record_id)] = row
+            self._overlay_keys[(side, "email", row.email_key)].add(row.record_id)
+            self._overlay_keys[(side, "name", row.name_key)].add(row.record_id)
+
+    def _rewrite(self, rows: Sequence[Known]) -> None:
+        """Write new values and keys of known rows, by row id, in one statement."""
+        if not rows:
+            return
+        table = KnownRecord.__table__
+        self.session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(
+                values=bindparam("new_values"), email_key=bindparam("new_email"), name_key=bindparam("new_name"),
+                label=bindparam("new_label"), archived=bindparam("new_archived"),
+            ),
+            [{"row_id": row.id, "new_values": row.values, "new_email": row.email_key[:255],
+              "new_name": row.name_key[:255], "new_label": row.label[:255], "new_archived": row.archived}
+             for row in rows],
+        )
 
     def _overlaid(self, side: str, rows: Iterable[Known]) -> list[Known]:
         return [self._overlay.get((side, row.record_id), row) for row in rows]
@@ -116,6 +145,7 @@ class KnownRecords:
         """Insert or update ``rows`` (by record id) in one statement."""
         if not rows:
             return
+        self.written += len(rows)
         base = {"account_id": self.scope.account_id, "tenant_id": self.scope.tenant_id, "kind": self.kind,
                 "side": side, "handled_run": ""}
         upsert(
@@ -131,10 +161,8 @@ class KnownRecords:
     def by_ids(self, side: str, record_ids: Iterable[str], *, full: bool = True) -> dict[str, Known]:
         """The records with these ids; without ``full``, their keys only (see :meth:`sharing_keys`)."""
         found: dict[str, Known] = {}
-        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
-            for row in self.session.execute(
-                select(*(_COLUMNS if full else _KEYS)).where(self._where(side), KnownRecord.record_id.in_(chunk))
-            ):
+        for condition in among(self.session, KnownRecord.record_id, (str(i) for i in record_ids if i)):
+            for row in self.session.execute(select(*(_COLUMNS if full else _KEYS)).where(self._where(side), condition)):
                 found[row.record_id] = self._overlay.get((side, row.record_id)) or _known(row)
         return found
 
@@ -150,8 +178,8 @@ class KnownRecords:
             (KnownRecord.email_key, wanted["email"]), (KnownRecord.name_key, wanted["name"]),
             (KnownRecord.number, wanted["number"]),
         ):
-            for chunk in chunks(sorted(values)):
-                for row in self.session.execute(select(*_KEYS).where(self._where(side), column.in_(chunk))):
+            for condition in among(self.session, column, values):
+                for row in self.session.execute(select(*_KEYS).where(self._where(side), condition)):
                     found[row.id] = _known(row)
         if not self._overlay:
             return list(found.values())
@@ -162,16 +190,23 @@ class KnownRecords:
         return [row for row in rows if row.email_key in wanted["email"] or row.name_key in wanted["name"]
                 or row.number in wanted["number"]]
 
-    def pending(self, side: str, run_id: str, after_id: int, limit: int) -> list[Known]:
-        """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``."""
-        rows = self.session.execute(
-            select(*_COLUMNS)
-            .where(self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id,
-                   KnownRecord.id > after_id)
-            .order_by(KnownRecord.id)
-            .limit(limit)
-        )
+    def pending(self, side: str, run_id: str, after_id: int, limit: int, *, linked: bool = False) -> list[Known]:
+        """Unsettled records of ``side`` this run has not handled yet, in id order after ``after_id``;
+        with ``linked``, only those linked to a record of the other side."""
+        conditions = [self._where(side), KnownRecord.pending.is_(True), KnownRecord.handled_run != run_id,
+                      KnownRecord.id > after_id]
+        if linked:
+            conditions.append(self._is_linked(side))
+        rows = self.session.execute(select(*_COLUMNS).where(*conditions).order_by(KnownRecord.id).limit(limit))
         return self._overlaid(side, (_known(row) for row in rows))
+
+    def _is_linked(self, side: str) -> Any:
+        """Whether a known record has a link (an index lookup: links are unique by either side)."""
+        own = Link.host_id if side == Side.HOST else Link.xero_id
+        return exists(select(Link.id).where(
+            Link.account_id == KnownRecord.account_id, Link.tenant_id == KnownRecord.tenant_id,
+            Link.kind == KnownRecord.kind, own == KnownRecord.record_id,
+        ))
 
     def count_pending(self, side: str, run_id: str) -> int:
         return int(self.session.scalar(
@@ -185,10 +220,10 @@ class KnownRecords:
         values: dict[str, Any] = {"handled_run": run_id}
         if pending is not None:
             values["pending"] = pending
-        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, KnownRecord.record_id, (str(i) for i in record_ids if i)):
             self.session.execute(
                 update(KnownRecord)
-                .where(self._where(side), KnownRecord.record_id.in_(chunk))
+                .where(self._where(side), condition)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -204,17 +239,17 @@ class KnownRecords:
                 .execution_options(synchronize_session=False)
             )
             return
-        for chunk in chunks(ids):
+        for among_ids in among(self.session, KnownRecord.record_id, ids):
             self.session.execute(
-                update(KnownRecord).where(*condition, KnownRecord.record_id.in_(chunk))
+                update(KnownRecord).where(*condition, among_ids)
                 .values(pending=True, handled_run="").execution_options(synchronize_session=False)
             )
 
     def forget(self, side: str, record_ids: Iterable[str]) -> None:
         """Drop records that no longer exist on their side."""
-        for chunk in chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, KnownRecord.record_id, (str(i) for i in record_ids if i)):
             self.session.execute(
-                delete(KnownRecord).where(self._where(side), KnownRecord.record_id.in_(chunk))
+                delete(KnownRecord).where(self._where(side), condition)
                 .execution_options(synchronize_session=False)
             )
 

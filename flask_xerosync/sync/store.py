@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, scoped_session
 
 from ..models import (
@@ -20,6 +20,7 @@ from ..models import (
     Decision,
     InvoiceFlag,
     InvoiceState,
+    KnownRecord,
     Link,
     OrgCache,
     Outcome,
@@ -29,8 +30,7 @@ from ..models import (
     default_preferences,
     utcnow,
 )
-from .bulk import chunks as _chunks
-from .bulk import upsert
+from .bulk import among, dialect_of, upsert
 from .outcomes import RecordOutcome
 from .scope import Scope
 
@@ -73,19 +73,27 @@ class SyncStore:
     def rollback(self) -> None:
         self.session.rollback()
 
+    def refresh_statistics(self) -> None:
+        """Let PostgreSQL plan the engine's lookups from fresh table statistics. A first sync fills
+        the known-records cache and the links far faster than autovacuum analyzes them, and without
+        statistics the planner takes any index on (account, organisation, kind, side) for a lookup
+        by record id, which then reads every record of the organisation. (ANALYZE also drops the
+        cached plans of prepared statements.) Other databases: nothing to do."""
+        if dialect_of(self.session) == "postgresql":
+            self.session.execute(text(f"ANALYZE {KnownRecord.__tablename__}, {Link.__tablename__}"))
+
     def _links(self, scope: Scope, kind: str, column: Any, values: Iterable[str]) -> list[Any]:
         """Links as plain rows (read-only, with the attributes of :class:`Link`): a sync reads
         thousands, and ORM objects would cost more than the read."""
-        unique = sorted({value for value in values if value})
         found: list[Any] = []
-        for chunk in _chunks(unique):
+        for condition in among(self.session, column, (value for value in values if value)):
             found.extend(
                 self.session.execute(
                     select(*_LINK_COLUMNS).where(
                         Link.account_id == scope.account_id,
                         Link.tenant_id == scope.tenant_id,
                         Link.kind == kind,
-                        column.in_(chunk),
+                        condition,
                     )
                 )
             )
@@ -112,12 +120,13 @@ class SyncStore:
         )
 
     def add_records(self, run_id: str, records: Sequence[RecordOutcome]) -> None:
-        """Append rows to the run's record log, in one statement."""
+        """Append rows to the run's record log, in one statement (a Core ``executemany``: the ORM's
+        bulk insert would cost more than the rows)."""
         if not records:
             return
         now = utcnow()
         self.session.execute(
-            insert(RecordResult),
+            insert(RecordResult.__table__),
             [{"run_id": run_id, "stage": record.stage, "direction": record.direction, "outcome": record.outcome,
               "label": record.label[:255], "host_id": record.host_id, "xero_id": record.xero_id,
               "message": record.message, "fix": record.fix, "details": record.details, "resolved": False,
@@ -137,19 +146,19 @@ class SyncStore:
     def decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> dict[str, Decision]:
         """The owner's decisions about these records."""
         found: dict[str, Decision] = {}
-        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, Decision.record_id, (str(i) for i in record_ids if i)):
             for decision in self.session.scalars(select(Decision).where(
                 Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
-                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+                Decision.kind == kind, Decision.side == side, condition,
             )):
                 found[decision.record_id] = decision
         return found
 
     def drop_decisions(self, scope: Scope, kind: str, side: str, record_ids: Iterable[str]) -> None:
-        for chunk in _chunks(sorted({str(i) for i in record_ids if i})):
+        for condition in among(self.session, Decision.record_id, (str(i) for i in record_ids if i)):
             self.session.execute(delete(Decision).where(
                 Decision.account_id == scope.account_id, Decision.tenant_id == scope.tenant_id,
-                Decision.kind == kind, Decision.side == side, Decision.record_id.in_(chunk),
+                Decision.kind == kind, Decision.side == side, condition,
             ).execution_options(synchronize_session=False))
 
     def connection(self, account_id: str) -> Connection | None:
@@ -164,12 +173,15 @@ class SyncStore:
             return {}
         return marks
 
-    def save_run_state(self, run_id: str, scope: Scope, cursor: dict[str, Any], marks: dict[str, str]) -> None:
-        """Keep where the run stands and the marks reached, with the unit of work being committed."""
+    def save_run_state(self, run_id: str, scope: Scope, cursor: dict[str, Any], marks: dict[str, str] | None) -> None:
+        """Keep where the run stands and (unless ``None``: unchanged) the marks reached, with the
+        unit of work being committed."""
         self.session.execute(
             update(Run).where(Run.id == run_id).values(cursor=json_copy(cursor))
             .execution_options(synchronize_session=False)
         )
+        if marks is None:
+            return
         self.session.execute(
             update(Connection)
             .where(Connection.account_id == scope.account_id, Connection.tenant_id == scope.tenant_id)
@@ -195,11 +207,10 @@ class SyncStore:
 
     def flags(self, scope: Scope, invoice_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
         found: dict[str, InvoiceFlag] = {}
-        for chunk in _chunks(list(invoice_ids)):
+        for condition in among(self.session, InvoiceFlag.invoice_id, invoice_ids):
             for flag in self.session.scalars(
                 select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
-                                          InvoiceFlag.tenant_id == scope.tenant_id,
-                                          InvoiceFlag.invoice_id.in_(chunk))
+                                          InvoiceFlag.tenant_id == scope.tenant_id, condition)
             ):
                 found[flag.invoice_id] = flag
         return found
@@ -215,11 +226,10 @@ class SyncStore:
     def flags_by_xero(self, scope: Scope, xero_ids: Sequence[str]) -> dict[str, InvoiceFlag]:
         """The flags of the host invoices pushed as these Xero invoices."""
         found: dict[str, InvoiceFlag] = {}
-        for chunk in _chunks(sorted({i for i in xero_ids if i})):
+        for condition in among(self.session, InvoiceFlag.xero_invoice_id, (i for i in xero_ids if i)):
             for flag in self.session.scalars(
                 select(InvoiceFlag).where(InvoiceFlag.account_id == scope.account_id,
-                                          InvoiceFlag.tenant_id == scope.tenant_id,
-                                          InvoiceFlag.xero_invoice_id.in_(chunk))
+                                          InvoiceFlag.tenant_id == scope.tenant_id, condition)
             ):
                 found[str(flag.xero_invoice_id)] = flag
         return found

@@ -26,6 +26,8 @@ LABELS = {
     "archived": "Archived",
 }
 ADDRESS_PARTS = ("line1", "line2", "city", "region", "postal_code", "country")
+_ADDRESS_KEYS = ("AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4", "City", "Region", "PostalCode",
+                 "Country")
 _PHONE_ORDER = ("DEFAULT", "MOBILE", "DDI")
 _INACTIVE = ("ARCHIVED", "GDPRREQUEST")
 
@@ -33,7 +35,9 @@ Values = dict[str, Any]
 
 
 def _text(value: Any) -> str:
-    return " ".join(str(value or "").split())
+    if not value:
+        return ""
+    return " ".join(str(value).split())
 
 
 def _address_values(address: Address | None) -> list[str] | None:
@@ -72,7 +76,7 @@ def _contact_address(contact: Mapping[str, Any]) -> list[str] | None:
     found = {a.get("AddressType"): a for a in contact.get("Addresses") or [] if isinstance(a, dict)}
     for wanted in ("STREET", "POBOX"):
         raw = found.get(wanted)
-        if not raw:
+        if not raw or not any(raw.get(key) for key in _ADDRESS_KEYS):
             continue
         extra = " ".join(_text(raw.get(key)) for key in ("AddressLine2", "AddressLine3", "AddressLine4"))
         parts = [_text(raw.get("AddressLine1")), _text(extra), _text(raw.get("City")), _text(raw.get("Region")),

@@ -19,7 +19,7 @@ from ..context import SyncContext
 from ..known import KnownRecords
 from .deciding import Decider
 from .reading import Reader
-from .writing import Writer
+from .writing import FRESH_STATISTICS, Writer
 
 SETTLE_BATCH = 500
 
@@ -27,7 +27,7 @@ SETTLE_BATCH = 500
 class ClientsStage:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
-        self.known = KnownRecords(ctx.store.session, ctx.scope, LinkKind.CLIENT)
+        self.known = KnownRecords(ctx.store.session, ctx.scope, LinkKind.CLIENT, preview=ctx.dry_run)
         self.reader = Reader(ctx, self.known)
         self.decider = Decider(ctx, self.known)
         self.writer = Writer(ctx, self.known, self.reader)
@@ -36,6 +36,9 @@ class ClientsStage:
         self.ctx.enter("clients")
         self.reader.scan_host()
         self.reader.pull_xero()
+        if self.known.written >= FRESH_STATISTICS:
+            self.ctx.store.refresh_statistics()
+            self.ctx.commit()
         self.settle()
 
     def settle(self) -> None:
@@ -48,7 +51,7 @@ class ClientsStage:
         for linked in (True, False):
             for side in (Side.HOST, Side.XERO):
                 after = 0
-                while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH):
+                while rows := self.known.pending(side, ctx.run_id, after, SETTLE_BATCH, linked=linked):
                     after = rows[-1].id
                     self.writer.add(self.decider.units_for(side, rows, linked=linked))
                 self.writer.finish()
@@ -64,6 +67,7 @@ class ClientsStage:
         known = self.known.by_ids(Side.HOST, wanted)
         rows = [row for row in known.values() if row.pending and row.handled_run != self.ctx.run_id]
         if rows:
+            self.writer.remember_resolved = True
             self.writer.add(self.decider.units_for(Side.HOST, rows, linked=False))
             self.writer.finish()
         return self.writer.resolved_hosts & set(wanted)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from ...errors import XeroRequestRejected
 from ...models import LinkKind, Outcome, Side
@@ -35,6 +36,9 @@ from .units import CREATE_HERE, CREATE_IN_XERO, LINK, REVIEW, SKIP, UNCHANGED, U
 
 BATCH = 50
 HOST_ONLY_LIMIT = 200
+FRESH_STATISTICS = 1000
+"""Records written by a run (known records by the read step; links: this many, then ten times as
+many, …) after which the database refreshes its statistics (``SyncStore.refresh_statistics``)."""
 
 _OUTCOMES = {
     CREATE_IN_XERO: Outcome.CREATED, CREATE_HERE: Outcome.CREATED, LINK: Outcome.LINKED, UPDATE: Outcome.UPDATED,
@@ -51,6 +55,11 @@ class Writer:
         self.reader = reader
         self.units: list[Unit] = []
         self.resolved_hosts: set[str] = set()
+        self.remember_resolved = False
+        self.links_written = 0
+        self.fresh_statistics_at = FRESH_STATISTICS
+        """Whether to keep ``resolved_hosts`` (only :meth:`ClientsStage.link_clients` needs them:
+        kept for a whole stage, they would grow with every client linked or created)."""
 
     def add(self, units: Sequence[Unit]) -> None:
         """Buffer ``units``; write every full batch they make."""
@@ -154,13 +163,13 @@ class Writer:
                 host_values=unit.host_values, xero_values=unit.xero_values, xero_updated_at=unit.xero_updated_at,
             ))
             done.decided.extend(((Side.HOST, unit.host_id), (Side.XERO, unit.xero_id)))
-        if unit.action in (CREATE_IN_XERO, CREATE_HERE, LINK) and unit.host_id:
+        if unit.action in (CREATE_IN_XERO, CREATE_HERE, LINK) and unit.host_id and self.remember_resolved:
             self.resolved_hosts.add(unit.host_id)
         if unit.action in (LINK, UPDATE):
             if unit.save_host is not None and unit.host_values is not None:
-                self.known.overlay(Side.HOST, str(unit.host_id), unit.host_values, keys_of)
+                done.overlays[Side.HOST][str(unit.host_id)] = unit.host_values
             if unit.xero_payload is not None and unit.xero_values is not None:
-                self.known.overlay(Side.XERO, str(unit.xero_id), unit.xero_values, keys_of)
+                done.overlays[Side.XERO][str(unit.xero_id)] = unit.xero_values
         stays = unit.action == REVIEW
         done.handle(unit, pending=stays)
         done.record(unit, _OUTCOMES[unit.action])
@@ -199,8 +208,15 @@ class Writer:
 
     def _store(self, done: _Finished) -> None:
         ctx = self.ctx
+        for side, values_of in done.overlays.items():
+            if values_of:
+                self.known.overlay(side, values_of, keys_of)
         if not ctx.dry_run:
             ctx.store.save_links(ctx.scope, LinkKind.CLIENT, done.links)
+            self.links_written += len(done.links)
+            if self.links_written >= self.fresh_statistics_at:
+                ctx.store.refresh_statistics()
+                self.fresh_statistics_at *= 10
             for side in (Side.HOST, Side.XERO):
                 ctx.store.drop_decisions(ctx.scope, LinkKind.CLIENT, side,
                                          [record_id for s, record_id in done.decided if s == side])
@@ -229,6 +245,7 @@ class _Finished:
         self.handled: list[tuple[str, str, bool]] = []
         self.records: list[RecordOutcome] = []
         self.decided: list[tuple[str, str]] = []
+        self.overlays: dict[str, dict[str, dict[str, Any]]] = {Side.HOST: {}, Side.XERO: {}}
         self._claimed = set(taken)
 
     def claim(self, unit: Unit) -> bool:
