@@ -51,8 +51,13 @@ _NOT_WORD = re.compile(r"[^\w\s]+")
 
 def name_key(text: str) -> str:
     """The name key (see the module docstring); "" for a name with no letters or digits."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("&", " and "))
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+    text = text.replace("&", " and ")
+    if text.isascii():
+        # NFKD leaves ASCII as it is and it has no combining marks: skip the per-character pass.
+        plain = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
     words = _NOT_WORD.sub(" ", plain).replace("_", " ").split()
     while len(words) > 1 and words[-1] in LEGAL_FORMS:
         words.pop()
