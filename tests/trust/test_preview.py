@@ -19,10 +19,20 @@ from .test_promises import EDITS, add_contact, apply, clients, contacts
 from .world import ACCOUNT, SyncResult, World
 
 
-def outcomes(result: SyncResult) -> Counter[tuple[str, str, str]]:
+def outcomes(result: SyncResult, leaving_out: frozenset[str] = frozenset()) -> Counter[tuple[str, str, str]]:
     """What a run did, record by record (unchanged reads left out: a preview reads what the sync
     then no longer needs to read)."""
-    return Counter((r.stage, r.outcome, r.label) for r in result.records if r.outcome != "unchanged")
+    return Counter((r.stage, r.outcome, r.label) for r in result.records
+                   if r.outcome != "unchanged" and r.label not in leaving_out)
+
+
+def refused_for_a_taken_name(result: SyncResult) -> frozenset[str]:
+    """The records Xero refused because another contact, one this incremental run never read, has
+    the name they were given: a preview reads and writes nothing, so it cannot see Xero's
+    unique-name check. Each must say so and how to fix it."""
+    refused = [r for r in result.records if r.outcome == "failed" and "already assigned to another contact" in r.message]
+    assert all(r.fix for r in refused), [(r.label, r.message) for r in refused]
+    return frozenset(r.label for r in refused)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -50,7 +60,8 @@ def test_a_preview_writes_nothing_and_the_sync_does_what_it_showed(
     assert world.contacts() == contacts_before
     calls_before = world.counters()["total_calls"]
     result = world.sync()
-    assert outcomes(result) == outcomes(preview)
+    unseen = refused_for_a_taken_name(result)
+    assert outcomes(result, leaving_out=unseen) == outcomes(preview, leaving_out=unseen)
     calls = world.counters()["total_calls"] - calls_before
     assert preview.estimate is not None
     assert calls <= preview.estimate["calls"] + 1, (calls, preview.estimate)
