@@ -10,8 +10,8 @@ it). A twin of a small organisation is synced alone first: its time is "alone".
 
 Prints: total calls, calls per (scaled) minute against ``min(app limit, per-minute × N)``, 429s of
 each kind (must be 0), the ideal time (the larger of the per-organisation bound, the busiest
-organisation's calls at its minute rate, and the app-wide bound, every call at the pool's
-rate) and the measured time with their ratio, the slowest small organisation against its time
+organisation's calls at its minute rate, and the app-wide bound, every call at the app's minute
+rate, both counted in sliding windows) and the measured time with their ratio, the slowest small organisation against its time
 alone, and the workers' busy share. Failed runs are printed with their traceback.
 
 Usage: ``python benchmarks/multi_org_benchmark.py --orgs 20 --records 500 --workers 2``
@@ -313,7 +313,9 @@ def report(args: argparse.Namespace, control: SandboxControl, orgs: list[Org], r
     n = len(orgs)
     pool_rate = min(args.app_per_minute, args.per_minute * n)
     per_org_bound = max(max(0, calls[t] - 1) // args.per_minute for t in calls) * window
-    app_bound = total / pool_rate * window
+    # Sliding windows: a limit of L a minute lets the first L calls go at once, so C calls need
+    # (C - 1) // L whole windows after the first, per organisation and for the app alike.
+    app_bound = max(0, total - 1) // args.app_per_minute * window
     ideal = max(per_org_bound, app_bound, alone)
     scaled_minutes = measured / window
     small_ids = {org.tenant_id for org in orgs if org.name.startswith("Org ")}
