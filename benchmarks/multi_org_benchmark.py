@@ -28,7 +28,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flask_xerosync.sandbox.control import SandboxControl  # noqa: E402
+from benchmarks.sandbox_process import start_sandbox  # noqa: E402
 from flask_xerosync.testing import RedisServer  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "multi-org-bench", "multi-org-secret"
@@ -64,21 +64,6 @@ class Org:
     records: int
     account_id: str = ""
     tenant_id: str = ""
-
-
-def start_sandbox(time_scale: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask_xerosync.sandbox", "--port", "0", "--time-scale", str(time_scale)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    match = re.search(r"running at (http://\S+)", line)
-    if match is None:
-        process.kill()
-        raise RuntimeError(f"the sandbox did not start: {line!r}")
-    return process, match.group(1)
 
 
 def app_config(args: argparse.Namespace, sandbox_url: str, redis_url: str, database_url: str) -> dict[str, Any]:

@@ -38,10 +38,8 @@ import math
 import os
 import re
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -57,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flask_xerosync.sandbox.control import SandboxControl  # noqa: E402
+from benchmarks.sandbox_process import start_sandbox  # noqa: E402
 from flask_xerosync.testing import RedisServer  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
@@ -89,21 +88,6 @@ class Phase:
         return (f"{self.name:<28} {self.calls:>6} {self.floor:>6} {ratio:>8.2f} {self.rate_limited:>5} "
                 f"{per_minute:>10.1f}/60 {self.wall:>8.1f}s {self.cpu:>8.2f}s {per_record:>8.3f} "
                 f"{self.rss_start_kib / 1024:>7.1f} → {self.rss_peak_kib / 1024:.1f} MiB")
-
-
-def start_sandbox(time_scale: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask_xerosync.sandbox", "--port", "0", "--time-scale", str(time_scale)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    match = re.search(r"running at (http://\S+)", line)
-    if match is None:
-        process.kill()
-        raise RuntimeError(f"the sandbox did not start: {line!r}")
-    return process, match.group(1)
 
 
 def build_app(sandbox_url: str, redis_url: str, database_url: str, time_scale: float) -> Any:

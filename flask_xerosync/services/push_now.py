@@ -13,11 +13,9 @@ Whether the invoices belong to the account is checked by the caller through the 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from ..models import ConnectionStatus, InvoiceFlag, InvoiceState, RecordResult, Run, RunKind, RunStatus, utcnow
@@ -27,10 +25,8 @@ from ..sync.scope import push_cursor, pushed_invoices
 from .connections import DbSession, connection_of
 from .invoice_flags import flag_many
 from .run_status import reconcile
-from .runs import active_run, create_run, finish_run
-from .sync_now import GUARD_KEY, GUARD_TIMEOUT, GUARD_WAIT, NOT_QUEUED, enqueue_run, paused_message
-
-logger = logging.getLogger(__name__)
+from .runs import active_run, create_run
+from .sync_now import GUARD_KEY, GUARD_TIMEOUT, GUARD_WAIT, NOT_QUEUED, paused_message, queue_new_run
 
 MAX_BULK = 100
 """The most invoices one push takes (two of Xero's batches of 50)."""
@@ -83,12 +79,7 @@ def push_now(state: XeroSyncState, account_id: str, invoice_ids: Sequence[str]) 
             return PushRequest(None, refusal=paused_message(paused_until), invoice_ids=ids)
         run = create_run(session, account_id, tenant_id, tenant_name=connection.tenant_name, kind=RunKind.PUSH)
         run.cursor = push_cursor(ids)
-        session.commit()
-        try:
-            enqueue_run(state, run)
-        except RedisError:
-            logger.exception("xerosync: could not queue push run %s", run.id)
-            finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
+        if not queue_new_run(state, run):
             return PushRequest(run, refusal=NOT_QUEUED, invoice_ids=ids)
         return PushRequest(run, started=True, invoice_ids=ids)
     finally:

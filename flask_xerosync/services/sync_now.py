@@ -87,16 +87,25 @@ def request_sync(state: XeroSyncState, account_id: str, *, preview: bool = False
         run = create_run(session, account_id, tenant_id, tenant_name=connection.tenant_name, kind=kind)
         if kind == RunKind.SYNC:
             run.cursor = continuation_cursor(session, account_id, tenant_id)
-        session.commit()
-        try:
-            enqueue_run(state, run)
-        except RedisError:
-            logger.exception("xerosync: could not queue run %s", run.id)
-            finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
+        if not queue_new_run(state, run):
             return SyncRequest(run, refusal=NOT_QUEUED)
         return SyncRequest(run, started=True)
     finally:
         lock.release()
+
+
+def queue_new_run(state: XeroSyncState, run: Run) -> bool:
+    """Commit a new run and queue its job. When Redis does not answer, the run fails saying so
+    (:data:`NOT_QUEUED`) and the answer is False."""
+    session = state.db.session
+    session.commit()
+    try:
+        enqueue_run(state, run)
+    except RedisError:
+        logger.exception("xerosync: could not queue run %s", run.id)
+        finish_run(session, run, RunStatus.FAILED, error=NOT_QUEUED)
+        return False
+    return True
 
 
 def enqueue_run(
