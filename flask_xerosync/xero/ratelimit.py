@@ -60,17 +60,23 @@ local app_paused = tonumber(redis.call('GET', KEYS[6]) or '0')
 if app_paused > now then
   return {'app', tostring(app_paused - now)}
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= per_minute then
-  local oldest = redis.call('ZRANGE', KEYS[1], count - per_minute, count - per_minute, 'WITHSCORES')
-  return {'window', tostring(tonumber(oldest[2]) + window - now)}
+-- Seconds until a sliding window of `limit` calls has room (0: room now).
+local function window_wait(key, limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count < limit then
+    return 0
+  end
+  local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+  return tonumber(oldest[2]) + window - now
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window)
-local app_count = redis.call('ZCARD', KEYS[5])
-if app_count >= app_per_minute then
-  local oldest = redis.call('ZRANGE', KEYS[5], app_count - app_per_minute, app_count - app_per_minute, 'WITHSCORES')
-  return {'app', tostring(tonumber(oldest[2]) + window - now)}
+local wait = window_wait(KEYS[1], per_minute)
+if wait > 0 then
+  return {'window', tostring(wait)}
+end
+wait = window_wait(KEYS[5], app_per_minute)
+if wait > 0 then
+  return {'app', tostring(wait)}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= concurrent then

@@ -18,7 +18,7 @@ from flask_xerosync.models import Run, RunStatus
 from flask_xerosync.services.run_status import QUEUE_UNREACHABLE
 
 from .conftest import OrgSetup, RestartableRedis, db_session, run_id_in, run_row, sync_now
-from .worker_process import await_progress, start_worker, stop_worker
+from .worker_process import await_progress, seed_slow_contacts, start_worker, stop_worker
 
 CONTACTS = 40
 PROGRESS = "/settings/accounting-sync/runs/{}/progress"
@@ -28,15 +28,6 @@ PROGRESS = "/settings/accounting-sync/runs/{}/progress"
 def redis_url(restartable_redis: RestartableRedis) -> str:
     """The app of these tests uses a Redis of their own, which they restart."""
     return restartable_redis.url
-
-
-def seed_slow_contacts(org: OrgSetup) -> None:
-    control = org.sandbox.control
-    control.seed_contacts(org.tenant_id, [
-        {"Name": f"Blip Test {n:03d}", "EmailAddress": f"blip{n:03d}@sandbox.example", "IsCustomer": True}
-        for n in range(CONTACTS)
-    ])
-    control.faults(org.tenant_id, latency_ms=300)
 
 
 def await_end(app: Flask, client: FlaskClient, run_id: str, worker: object, log: Path) -> Run:
@@ -76,7 +67,7 @@ def continue_if_stopped(app: Flask, harbour_client: FlaskClient, run: Run, worke
 @pytest.mark.parametrize("keep_data", [True, False], ids=["persistent", "emptied"])
 def test_a_redis_restart_mid_run_leaves_the_worker_running(connected, app, harbour_client, restartable_redis,
                                                             keep_data, tmp_path):
-    seed_slow_contacts(connected)
+    seed_slow_contacts(connected, "Blip Test", CONTACTS, latency_ms=300)
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     log = tmp_path / "worker.log"
     worker = start_worker(app, burst=False, log=log)
@@ -96,7 +87,7 @@ def test_a_redis_restart_mid_run_leaves_the_worker_running(connected, app, harbo
 
 def test_a_run_that_loses_redis_says_the_queue_was_unreachable_and_sync_now_continues_it(
         connected, app, harbour_client, restartable_redis, tmp_path):
-    seed_slow_contacts(connected)
+    seed_slow_contacts(connected, "Blip Test", CONTACTS, latency_ms=300)
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     log = tmp_path / "worker.log"
     worker = start_worker(app, burst=False, log=log)

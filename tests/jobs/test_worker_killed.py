@@ -19,19 +19,10 @@ from flask_xerosync.models import RunStatus
 from flask_xerosync.services.run_status import WORKER_STOPPED
 
 from .conftest import OrgSetup, db_session, run_id_in, run_row, sync_now, work_queue
-from .worker_process import await_progress, kill_worker, start_worker, stop_worker
+from .worker_process import await_progress, kill_worker, seed_slow_contacts, start_worker, stop_worker
 
 PROGRESS = "/settings/accounting-sync/runs/{}/progress"
 CONTACTS = 60
-
-
-def seed_slow_contacts(org: OrgSetup) -> None:
-    control = org.sandbox.control
-    control.seed_contacts(org.tenant_id, [
-        {"Name": f"Kill Test {n:03d}", "EmailAddress": f"kill{n:03d}@sandbox.example", "IsCustomer": True}
-        for n in range(CONTACTS)
-    ])
-    control.faults(org.tenant_id, latency_ms=400)
 
 
 def await_settled(client: FlaskClient, run_id: str) -> str:
@@ -70,7 +61,7 @@ def continue_after(app: Flask, client: FlaskClient, org: OrgSetup, dead_run_id: 
 
 
 def test_killed_work_horse_is_reconciled_and_sync_now_continues(connected, app, harbour_client):
-    seed_slow_contacts(connected)
+    seed_slow_contacts(connected, "Kill Test", CONTACTS, latency_ms=400)
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     worker = start_worker(app)
     try:
@@ -95,7 +86,7 @@ def test_killed_work_horse_is_reconciled_and_sync_now_continues(connected, app, 
 
 
 def test_dead_worker_is_known_through_its_heartbeat_and_sync_now_continues(connected, app, harbour_client):
-    seed_slow_contacts(connected)
+    seed_slow_contacts(connected, "Kill Test", CONTACTS, latency_ms=400)
     run_id = run_id_in(sync_now(harbour_client).get_data(as_text=True))
     worker = start_worker(app)
     try:

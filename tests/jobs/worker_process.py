@@ -16,9 +16,23 @@ from rq.job import Job
 
 from flask_xerosync.state import current_state
 
+from .conftest import OrgSetup
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_KEYS = ("XEROSYNC_CLIENT_ID", "XEROSYNC_CLIENT_SECRET", "XEROSYNC_ENCRYPTION_KEY", "XEROSYNC_REDIS_URL",
                "XEROSYNC_SANDBOX_URL", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
+
+
+def seed_slow_contacts(org: OrgSetup, name: str, count: int, latency_ms: int) -> None:
+    """``count`` customers named "<name> 000"… in the organisation, behind a slow Xero (every call
+    takes ``latency_ms``), so a run is still going when the test breaks something."""
+    control = org.sandbox.control
+    control.seed_contacts(org.tenant_id, [
+        {"Name": f"{name} {n:03d}", "EmailAddress": f"{name.split()[0].lower()}{n:03d}@sandbox.example",
+         "IsCustomer": True}
+        for n in range(count)
+    ])
+    control.faults(org.tenant_id, latency_ms=latency_ms)
 
 
 def start_worker(app: Flask, *, burst: bool = True, log: Path | None = None) -> subprocess.Popen[bytes]:
