@@ -198,6 +198,8 @@ def test_the_daily_pause_continues_by_itself_at_the_time_shown(
     assert f"Waiting for Xero's limit, continues at <time datetime=\"{run.resume_at.isoformat()}\">{shown}</time>" \
         in fragment
     assert scheduled(app) == {run.job_id: whole_second(run.resume_at)}
+    run_page = harbour_client.get(f"/settings/accounting-sync/runs/{run_id}").get_data(as_text=True)
+    assert "<dt>Continues by itself at</dt>" in run_page and shown in run_page
 
     # Xero's new day: the allowance is back at the time shown.
     control.set_limits(connected.tenant_id, per_day=5000)

@@ -57,6 +57,8 @@ def continue_after(app: Flask, client: FlaskClient, org: OrgSetup, dead_run_id: 
     rerun = run_row(app, rerun_id)
     assert rerun.status == RunStatus.DONE, rerun.error
     assert rerun.cursor["continues"] == dead_run_id
+    page = client.get(f"/settings/accounting-sync/runs/{rerun_id}").get_data(as_text=True)
+    assert f'href="/settings/accounting-sync/runs/{dead_run_id}"' in page and "from where it stopped" in page
     assert_synced_once(org, app)
 
 

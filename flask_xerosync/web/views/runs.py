@@ -106,10 +106,12 @@ def run_detail(account_id: str, run_id: str) -> str:
         RECORDS_PER_PAGE,
     )
     progress = live_progress(state.redis, run) if run.status in RunStatus.ACTIVE else None
+    continued = (run.cursor or {}).get("continues")
     return render_page(
         "xerosync/run.html",
         run=run,
         progress=progress,
+        continues=runs.get_run(session, account_id, str(continued)) if continued else None,
         page=page,
         filter_counts=runs.record_counts(session, run),
         reviewable={record.id for record in page.records if review.reviewable(record)},
