@@ -285,3 +285,15 @@ def test_push_and_its_poll_refuse_a_foreign_invoice_and_a_missing_token(fresh, a
     assert harbour_client.get(ACTION.format(foreign), headers=HTMX).status_code == 404
     assert harbour_client.post(PUSH.format("1"), data={}, headers=HTMX).status_code == 400
     assert runs_of(app) == [] and flag_of(app, "1") is None
+
+
+def test_a_push_run_s_summary_lists_only_what_it_had_to_do(fresh, app, harbour_client):
+    push(harbour_client, "1")
+    work_queue(app)
+    push(harbour_client, "1")  # again: its client and items are in Xero already
+    work_queue(app)
+    _, again = runs_of(app, RunKind.PUSH)
+    assert again.status == RunStatus.DONE, again.error
+    summary = harbour_client.get("/settings/accounting-sync/").get_data(as_text=True)
+    assert "<strong>Invoices:</strong>" in summary
+    assert "<strong>Services &amp; Products:</strong>" not in summary
