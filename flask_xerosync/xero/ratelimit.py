@@ -124,18 +124,17 @@ if day_left >= 0 then
     redis.call('HSET', KEYS[3], 'used', target)
   end
 end
-if minute_left == 0 and redis.call('ZCOUNT', KEYS[1], now - window, '+inf') < per_minute then
-  local until_ = now + window
-  if until_ > tonumber(redis.call('GET', KEYS[4]) or '0') then
-    redis.call('SET', KEYS[4], tostring(until_), 'PX', math.ceil(window * 1000) + 1000)
+-- Xero says a minute is spent that our window (`calls`, of `limit`) does not know of: pause it.
+local function pause_if_spent(left, calls, limit, pause)
+  if left == 0 and redis.call('ZCOUNT', calls, now - window, '+inf') < limit then
+    local until_ = now + window
+    if until_ > tonumber(redis.call('GET', pause) or '0') then
+      redis.call('SET', pause, tostring(until_), 'PX', math.ceil(window * 1000) + 1000)
+    end
   end
 end
-if app_left == 0 and redis.call('ZCOUNT', KEYS[5], now - window, '+inf') < app_per_minute then
-  local until_ = now + window
-  if until_ > tonumber(redis.call('GET', KEYS[6]) or '0') then
-    redis.call('SET', KEYS[6], tostring(until_), 'PX', math.ceil(window * 1000) + 1000)
-  end
-end
+pause_if_spent(minute_left, KEYS[1], per_minute, KEYS[4])
+pause_if_spent(app_left, KEYS[5], app_per_minute, KEYS[6])
 return 1
 """
 

@@ -5,20 +5,17 @@ with nothing lost or duplicated."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from example_app.models import Client
 from flask_xerosync.models import Run, RunStatus
 from flask_xerosync.services.run_status import QUEUE_UNREACHABLE
 
-from .conftest import OrgSetup, RestartableRedis, db_session, run_id_in, run_row, sync_now
-from .worker_process import await_progress, seed_slow_contacts, start_worker, stop_worker
+from .conftest import RestartableRedis, run_id_in, run_row, sync_now
+from .worker_process import assert_synced_once, await_progress, seed_slow_contacts, start_worker, stop_worker
 
 CONTACTS = 40
 PROGRESS = "/settings/accounting-sync/runs/{}/progress"
@@ -42,15 +39,6 @@ def await_end(app: Flask, client: FlaskClient, run_id: str, worker: object, log:
             return run
         time.sleep(0.1)
     raise AssertionError(f"run {run_id} did not end within 120 s:\n{log.read_text()}")
-
-
-def assert_synced_once(org: OrgSetup, app: Flask) -> None:
-    contact_names = Counter(contact["Name"] for contact in org.sandbox.control.contacts(org.tenant_id))
-    assert not [name for name, count in contact_names.items() if count > 1]
-    with db_session(app) as session:
-        client_names = Counter(session.scalars(select(Client.name).where(Client.business_id == 1)))
-    assert not [name for name, count in client_names.items() if count > 1]
-    assert all(f"Blip Test {n:03d}" in client_names for n in range(CONTACTS))
 
 
 def continue_if_stopped(app: Flask, harbour_client: FlaskClient, run: Run, worker: object, log: Path) -> None:
@@ -82,7 +70,7 @@ def test_a_redis_restart_mid_run_leaves_the_worker_running(connected, app, harbo
         assert worker.poll() is None
     finally:
         stop_worker(worker)
-    assert_synced_once(connected, app)
+    assert_synced_once(connected, app, "Blip Test", CONTACTS)
 
 
 def test_a_run_that_loses_redis_says_the_queue_was_unreachable_and_sync_now_continues_it(
@@ -103,5 +91,5 @@ def test_a_run_that_loses_redis_says_the_queue_was_unreachable_and_sync_now_cont
         assert worker.poll() is None
     finally:
         stop_worker(worker)
-    assert_synced_once(connected, app)
+    assert_synced_once(connected, app, "Blip Test", CONTACTS)
 

@@ -8,17 +8,15 @@ import os
 import re
 import signal
 import time
-from collections import Counter
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from example_app.models import Client
 from flask_xerosync.models import RunStatus
 from flask_xerosync.services.run_status import WORKER_STOPPED
 
-from .conftest import OrgSetup, db_session, run_id_in, run_row, sync_now, work_queue
+from .conftest import OrgSetup, run_id_in, run_row, sync_now, work_queue
+from .worker_process import assert_synced_once as synced_once
 from .worker_process import await_progress, kill_worker, seed_slow_contacts, start_worker, stop_worker
 
 PROGRESS = "/settings/accounting-sync/runs/{}/progress"
@@ -38,13 +36,9 @@ def await_settled(client: FlaskClient, run_id: str) -> str:
 
 def assert_synced_once(org: OrgSetup, app: Flask) -> None:
     """Every seeded contact is a host client exactly once, and no contact was pushed twice."""
-    contact_names = Counter(contact["Name"] for contact in org.sandbox.control.contacts(org.tenant_id))
-    assert not [name for name, count in contact_names.items() if count > 1]
-    with db_session(app) as session:
-        client_names = Counter(session.scalars(select(Client.name).where(Client.business_id == 1)))
-    assert not [name for name, count in client_names.items() if count > 1]
-    assert all(f"Kill Test {n:03d}" in client_names for n in range(CONTACTS))
-    assert set(client_names) <= set(contact_names)
+    client_names = synced_once(org, app, "Kill Test", CONTACTS)
+    contact_names = {contact["Name"] for contact in org.sandbox.control.contacts(org.tenant_id)}
+    assert set(client_names) <= contact_names
 
 
 def continue_after(app: Flask, client: FlaskClient, org: OrgSetup, dead_run_id: str) -> None:

@@ -9,14 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from flask import Flask
 from rq.job import Job
+from sqlalchemy import select
 
+from example_app.models import Client
 from flask_xerosync.state import current_state
 
-from .conftest import OrgSetup
+from .conftest import OrgSetup, db_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_KEYS = ("XEROSYNC_CLIENT_ID", "XEROSYNC_CLIENT_SECRET", "XEROSYNC_ENCRYPTION_KEY", "XEROSYNC_REDIS_URL",
@@ -33,6 +36,18 @@ def seed_slow_contacts(org: OrgSetup, name: str, count: int, latency_ms: int) ->
         for n in range(count)
     ])
     control.faults(org.tenant_id, latency_ms=latency_ms)
+
+
+def assert_synced_once(org: OrgSetup, app: Flask, name: str, count: int) -> Counter[str]:
+    """Every seeded contact ("<name> 000"…) is a host client exactly once, and no contact was
+    pushed twice; returns the host's client names."""
+    contact_names = Counter(contact["Name"] for contact in org.sandbox.control.contacts(org.tenant_id))
+    assert not [seen for seen, times in contact_names.items() if times > 1]
+    with db_session(app) as session:
+        client_names = Counter(session.scalars(select(Client.name).where(Client.business_id == 1)))
+    assert not [seen for seen, times in client_names.items() if times > 1]
+    assert all(f"{name} {n:03d}" in client_names for n in range(count))
+    return client_names
 
 
 def start_worker(app: Flask, *, burst: bool = True, log: Path | None = None) -> subprocess.Popen[bytes]:
